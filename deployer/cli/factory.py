@@ -1,0 +1,114 @@
+"""Builds what commands need (spec, adapters, observer) from the global options, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Factory:
+    config_path: Path
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    output: str = "text"
+    _clients: object = field(default=None, init=False, repr=False)
+
+    def config(self):
+        from deployer.spec import load_config
+
+        return load_config(self.config_path)
+
+    def service(self, name: str):
+        from deployer.spec import load_service
+
+        return load_service(self.config_path, name)
+
+    def clients(self):
+        if self._clients is None:
+            from deployer.aws.session import AwsSettings, ClientFactory
+
+            self._clients = ClientFactory(AwsSettings.from_env(self.region, self.profile, self.endpoint_url))
+        return self._clients
+
+    def cloudformation(self):
+        from deployer.aws.cloudformation import CloudFormation
+
+        return CloudFormation(self.clients().client("cloudformation"))
+
+    def observer(self):
+        from deployer.aws.ecs import Ecs
+        from deployer.aws.elbv2 import Elbv2
+        from deployer.aws.route53 import Route53
+        from deployer.provision.observe import Observer
+
+        clients = self.clients()
+        return Observer(
+            cloudformation=self.cloudformation(),
+            ecs=Ecs(clients.client("ecs")),
+            elbv2=Elbv2(clients.client("elbv2")),
+            route53=Route53(clients.client("route53")),
+        )
+
+    def progress(self):
+        from deployer.reporting.text import TextProgress
+
+        return TextProgress()
+
+    # --- releases ---
+    def journal(self):
+        from deployer.aws.dynamodb import Table
+        from deployer.errors import ConfigError, NotFound
+        from deployer.release.journal import DynamoJournal
+        from deployer.synth import names
+
+        try:
+            table = self.cloudformation().outputs(names.BOOTSTRAP_STACK)[names.RECORDS_TABLE_OUTPUT]
+        except (NotFound, KeyError):
+            raise ConfigError(["no release records table (stack deployer-bootstrap)"], hint="run `deployer bootstrap` once per account and region") from None
+        return DynamoJournal(Table(self.clients().client("dynamodb"), table))
+
+    def target(self, service):
+        from deployer.aws.cloudwatch import CloudWatch
+        from deployer.aws.ecs import EcsReleases
+        from deployer.aws.elbv2 import Elbv2
+        from deployer.aws.route53 import Route53
+        from deployer.release.target import ServiceTarget
+
+        from deployer.errors import ConfigError, NotFound
+        from deployer.synth import names
+
+        clients = self.clients()
+        try:
+            return ServiceTarget.load(
+                service,
+                self.cloudformation(),
+                EcsReleases(clients.client("ecs")),
+                Elbv2(clients.client("elbv2")),
+                Route53(clients.client("route53")),
+                CloudWatch(clients.client("cloudwatch")),
+            )
+        except NotFound:
+            raise ConfigError([f"{service.name} is not provisioned (no stack {names.stack_name(service.name)})"],
+                              hint=f"run `deployer provision {service.name}`") from None
+
+    def executor(self, service, *, poll: float = 5.0, stop=None):
+        import threading
+        import time
+
+        from deployer.release.executor import Executor, Settings
+        from deployer.reporting.text import ReleaseTextProgress
+
+        stop = stop or threading.Event()
+        journal = self.journal()
+        return Executor(
+            service=service,
+            target=self.target(service),
+            journal=journal,
+            progress=ReleaseTextProgress(),
+            clock=time.time,
+            sleep=stop.wait,
+            stop_requested=stop.is_set,
+            settings=Settings(poll=poll),
+        )

@@ -1,0 +1,1 @@
+"""Create or update a service's stacks through change sets, never reverting a release."""

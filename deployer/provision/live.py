@@ -1,0 +1,73 @@
+"""What a release owns, as stack parameters. Pure: no AWS calls.
+
+`provision` observes the live service (`LiveState`) and passes it back to CloudFormation as
+parameters, so an infrastructure change never moves the task definition, the desired counts
+or the traffic weights that a release has set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from deployer.errors import InconsistentState
+from deployer.spec import Service
+from deployer.synth import names, parameters
+
+
+@dataclass(frozen=True)
+class ColorState:
+    task_definition: str | None = None  # None: the service does not exist yet
+    desired_count: int | None = None
+    weight: int | None = None
+
+
+@dataclass(frozen=True)
+class LiveState:
+    stack_exists: bool = False
+    colors: dict[str, ColorState] = field(default_factory=dict)
+    test_listener_color: str | None = None
+    template_task_definition: str | None = None  # the stack's own TaskDefinition resource
+
+    def released_task_definition(self, color: str) -> str:
+        """The color's live revision if a release put it there; "" while it runs the template's own.
+
+        "" keeps the parameter stable across provisions until a release happens, and lets a spec
+        change (environment, ports) roll out through the template's own task definition.
+        """
+        live = self.color(color).task_definition
+        return "" if not live or live == self.template_task_definition else live
+
+    def color(self, color: str) -> ColorState:
+        return self.colors.get(color, ColorState())
+
+
+def stack_parameters(service: Service, live: LiveState) -> dict[str, str]:
+    """Parameter values for the service's stack: the live ones where known, else the initial ones."""
+    out: dict[str, str] = {names.PARAM_IMAGE: service.image}
+    for color in service.colors:
+        state = live.color(color)
+        out[names.param_task_definition(color)] = live.released_task_definition(color)
+        count = state.desired_count if state.desired_count is not None else parameters.initial_desired_count(service, color)
+        out[names.param_desired_count(color)] = str(count)
+        if color != "main":
+            weight = state.weight if state.weight is not None else parameters.initial_weight(service, color)
+            out[names.param_weight(color)] = str(weight)
+    if service.load_balancer.test_listener is not None:
+        out[names.PARAM_TEST_COLOR] = live.test_listener_color or "green"
+    if live.stack_exists and _live_weights_known(service, live):
+        _keep_some_traffic(service, out)
+    return out
+
+
+def _live_weights_known(service: Service, live: LiveState) -> bool:
+    return all(live.color(c).weight is not None for c in service.colors if c != "main")
+
+
+def _keep_some_traffic(service: Service, out: dict[str, str]) -> None:
+    """Weights that add up to zero would send traffic nowhere: refuse to write them back."""
+    weights = [int(out[names.param_weight(c)]) for c in service.colors if c != "main"]
+    if weights and sum(weights) == 0:
+        raise InconsistentState(
+            f"{service.name}: every live traffic weight is 0, so traffic points at nothing; provisioning would keep that",
+            hint="restore traffic first (`deployer rollback`), then provision",
+        )

@@ -1,0 +1,1 @@
+"""Releases: pure planning, strategies and gates; an executor that journals every step."""

@@ -1,0 +1,457 @@
+"""The executor: runs a plan's steps against a service, journals each one, rolls back on failure.
+
+It decides nothing the planner or the gates did not: a failed gate, a failed deployment or an
+AWS error leads to the rollback steps `plan_rollback` gives for where the release stands.
+Every wait polls with the injected `sleep` (which returns early when a stop is requested) and
+renews the lock's lease; every traffic change is read back before the release goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from deployer.errors import DeployerError, InconsistentState, Interrupted, RolledBack, TimedOut
+from deployer.release import record as states
+from deployer.release.gates import Outcome, Reason, Thresholds, Verdict, WindowStats, alarm_verdict, verdict
+from deployer.release.journal import Journal, Lease, LostLock
+from deployer.release.plan import Plan, plan_rollback
+from deployer.release.record import ReleaseRecord, iso
+from deployer.release.steps import (
+    NEW_REVISION,
+    Bake,
+    DeployColor,
+    Gate,
+    Pause,
+    PointTestListener,
+    PreTrafficCheck,
+    Promote,
+    RegisterTaskDefinition,
+    ScaleDown,
+    ShiftTraffic,
+    Step,
+    WaitHealthy,
+    WatchRollout,
+    short,
+    step_from_dict,
+)
+from deployer.spec import Service
+
+
+class Progress(Protocol):
+    def line(self, text: str) -> None: ...
+
+    def step(self, index: int, total: int, text: str) -> None: ...
+
+    def verdict(self, step: str, data: dict) -> None: ...
+
+
+class StepFailed(Exception):
+    """A step decided the release cannot go on; `reason` is a named reason, `detail` the numbers."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class StopRequested(Exception):
+    pass
+
+
+@dataclass
+class Settings:
+    poll: float = 5.0  # seconds between polls
+    lease: float = 60.0  # lock lease; renewed every lease/3
+    metrics_delay: float = 0.0  # seconds CloudWatch needs before a closed period is complete
+    healthy_timeout: float | None = None  # default: from the health check settings
+
+
+@dataclass
+class Executor:
+    service: Service
+    target: object  # ServiceTarget or a fake with the same methods
+    journal: Journal
+    progress: Progress
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    stop_requested: Callable[[], bool] = lambda: False
+    settings: Settings = field(default_factory=Settings)
+
+    # set per run
+    record: ReleaseRecord = field(init=False, default=None)
+    plan: Plan = field(init=False, default=None)
+    lease: Lease = field(init=False, default=None)
+    _last_heartbeat: float = field(init=False, default=0.0)
+    _expected: dict = field(init=False, default_factory=dict)
+    _shifted_at: float = field(init=False, default=0.0)
+    _fail_at: float | None = field(init=False, default=None)
+
+    # ------------------------------------------------------------------ running
+    def run(self, plan: Plan, record: ReleaseRecord, lease: Lease) -> ReleaseRecord:
+        """Run from `record.step_index` to the end; roll back on failure. Returns the final record."""
+        self.plan, self.record, self.lease = plan, record, lease
+        self._last_heartbeat = self.clock()
+        record.fence = lease.token
+        self._shifted_at = record.shifted_at or 0.0
+        try:
+            if record.state == states.ROLLING_BACK:
+                return self._roll_back(record.reason, "resumed rollback")
+            if record.state == states.INTERRUPTED:
+                record.step_index = resume_index(plan, record.step_index)
+                self._note(record.step_index, f"resumed at step {record.step_index + 1}")
+            record.state = states.RUNNING
+            self._save()
+            total = len(plan.steps)
+            for index in range(record.step_index, total):
+                self._check_stop()
+                step = plan.steps[index]
+                self.progress.step(index + 1, total, step.describe())
+                self._note(index, f"start {step.describe()}")
+                HANDLERS[type(step)](self, step, index)
+                record.step_index = index + 1
+                self._save()
+            record.state = states.RELEASED
+            record.finished_at = self.clock()
+            self._note(None, "released")
+            self._save()
+            return record
+        except StepFailed as failure:
+            return self._roll_back(failure.reason, failure.detail)
+        except StopRequested:
+            self._restore_after_interrupt()
+            raise Interrupted(f"{self.service.name}: interrupted; traffic is on {self._stable_color()}",
+                              hint=f"`deployer resume {self.service.name}` continues, `deployer rollback {self.service.name}` undoes") from None
+        except LostLock:
+            raise
+        except DeployerError as error:
+            if record.state == states.ROLLING_BACK:
+                raise
+            return self._roll_back("error", error.message)
+
+    def roll_back(self, plan: Plan, record: ReleaseRecord, lease: Lease, reason: str, detail: str) -> ReleaseRecord:
+        """Roll an unfinished release back from where it stands (resume --rollback, rollback)."""
+        self.plan, self.record, self.lease = plan, record, lease
+        self._last_heartbeat = self.clock()
+        record.fence = lease.token
+        return self._roll_back(reason, detail)
+
+    def _roll_back(self, reason: str, detail: str) -> ReleaseRecord:
+        record = self.record
+        if record.state != states.ROLLING_BACK:
+            steps = plan_rollback(self.plan, record.step_index, record.from_revision, self._previous_count())
+            record.rollback_steps = [s.to_dict() for s in steps]
+            record.rollback_index = 0
+            record.state = states.ROLLING_BACK
+            record.reason = f"{reason}: {detail}"
+            self._note(record.step_index, f"rolling back ({reason}): {detail}")
+            self._save()
+        self.progress.line(f"rolling back: {record.reason}")
+        try:
+            steps = [step_from_dict(d) for d in record.rollback_steps]
+            for index in range(record.rollback_index, len(steps)):
+                step = steps[index]
+                self.progress.line(f"  rollback {index + 1}/{len(steps)}: {step.describe()}")
+                HANDLERS[type(step)](self, step, None, rollback=True)
+                record.rollback_index = index + 1
+                self._save()
+        except (DeployerError, StepFailed) as error:
+            record.state = states.FAILED
+            record.finished_at = self.clock()
+            detail = getattr(error, "message", None) or getattr(error, "detail", str(error))
+            self._note(None, f"rollback failed: {detail}")
+            self._save()
+            raise InconsistentState(f"{self.service.name}: rollback failed: {detail}",
+                                    hint=f"check `deployer status {self.service.name}`; traffic may need a manual fix") from None
+        record.state = states.ROLLED_BACK
+        record.finished_at = self.clock()
+        self._note(None, "rolled back")
+        self._save()
+        raise RolledBack(f"{self.service.name}: release {record.id} rolled back: {record.reason}")
+
+    def _restore_after_interrupt(self) -> None:
+        """Stop shifting; put all traffic on the stable color; record the interruption."""
+        record = self.record
+        if self.plan.strategy != "rolling" and record.state != states.ROLLING_BACK:
+            stable = self._stable_color()
+            weights = {stable: 100, ("green" if stable == "blue" else "blue"): 0}
+            try:
+                if self.target.weights() != weights:
+                    record.weights = self.target.set_weights(weights)
+            except DeployerError as error:
+                self._note(record.step_index, f"could not restore traffic: {error.message}")
+        record.state = states.INTERRUPTED
+        self._note(record.step_index, "interrupted; traffic on the stable color")
+        self._save()
+
+    def _stable_color(self) -> str:
+        return self.record.live or self.plan.live
+
+    def _previous_count(self) -> int:
+        for step in self.plan.steps:
+            if isinstance(step, DeployColor):
+                return step.desired_count
+        return self.service.desired_count
+
+    # ------------------------------------------------------------------ helpers
+    def _save(self) -> None:
+        self.journal.save(self.record)
+
+    def _note(self, index: int | None, text: str) -> None:
+        self.record.note(self.clock(), index, text)
+
+    def _check_stop(self) -> None:
+        if self.stop_requested():
+            raise StopRequested()
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep in slices, renewing the lease, returning at once when a stop is requested."""
+        end = self.clock() + seconds
+        while True:
+            self._check_stop()
+            now = self.clock()
+            if now - self._last_heartbeat >= self.settings.lease / 3:
+                self.lease = self.journal.heartbeat(self.lease, now, self.settings.lease)
+                self._last_heartbeat = now
+            remaining = end - now
+            if remaining <= 0:
+                return
+            self.sleep(min(remaining, 1.0, self.settings.poll))
+
+    def _thresholds(self) -> Thresholds:
+        return Thresholds.from_spec(self.service.release.gates)
+
+    def _evaluate(self, canary: str, baseline: str | None) -> Verdict:
+        """One gate evaluation over the closed periods since traffic last moved."""
+        gates = self.service.release.gates
+        period = gates.period
+        start = math.floor(self._shifted_at / period) * period if self._shifted_at else self.clock() - period
+        end = math.floor((self.clock() - self.settings.metrics_delay) / period) * period
+        if end <= start:
+            end = start + period
+        colors = [canary] + ([baseline] if baseline else [])
+        stats = self.target.window(colors, start, end, period)
+        canary_stats = stats.get(canary, WindowStats(0, 0, None))
+        baseline_stats = stats.get(baseline) if baseline else None
+        alarmed = self.target.alarms_in_alarm(list(gates.alarms)) if gates.alarms else []
+        result = alarm_verdict(alarmed, canary_stats) or verdict(canary_stats, baseline_stats, self._thresholds())
+        result.numbers["window"] = [iso(start), iso(end)]
+        return result
+
+    def _record_verdict(self, step_index: int | None, weight: int, v: Verdict) -> None:
+        data = {"step": step_index, "weight": weight, "at": round(self.clock(), 3), **v.to_dict()}
+        self.record.verdicts.append(data)
+        self.progress.verdict(f"{weight}%", data)
+        if v.outcome == Outcome.FAIL:
+            self._fail_at = self.clock()
+
+    def _poll_line(self, canary: str, baseline: str | None, v: Verdict | None) -> str:
+        weights = self.record.weights or {}
+        shown = ", ".join(f"{c} {w}%" for c, w in weights.items())
+        parts = [shown] if shown else []
+        try:
+            parts.append(f"{canary} healthy {self.target.healthy(canary)}")
+        except DeployerError:
+            pass
+        if v is not None:
+            c = v.canary
+            gates = self.service.release.gates
+            parts.append(f"5xx {c.error_rate:.1%} (limit {gates.max_5xx_rate:g}%) over {c.requests} req")
+            if c.p99_ms is not None:
+                parts.append(f"p99 {c.p99_ms:.0f} ms (limit {gates.max_p99_ms} ms)")
+            parts.append(v.outcome.value)
+        return "    " + " | ".join(parts)
+
+    # ------------------------------------------------------------------ steps
+    def _register(self, step: RegisterTaskDefinition, index, rollback=False) -> None:
+        if not self.record.to_revision:  # idempotent: a resumed release does not register twice
+            self.record.from_revision = step.from_task_definition
+            self.record.to_revision = self.target.register(step.from_task_definition, step.image)
+            self._save()
+        self.progress.line(f"    {short(self.record.from_revision)} -> {short(self.record.to_revision)}")
+
+    def _deploy(self, step: DeployColor, index, rollback=False) -> None:
+        revision = self.record.to_revision if step.task_definition == NEW_REVISION else step.task_definition
+        self.target.deploy(step.color, revision, step.desired_count, step.min_healthy_percent, step.max_percent)
+        self._expected[step.color] = revision
+        self._shifted_at = self.clock()
+
+    def _wait_healthy(self, step: WaitHealthy, index, rollback=False) -> None:
+        hc = self.service.health_check
+        limit = self.settings.healthy_timeout or max(180.0, 3 * (hc.grace_period + hc.interval * (hc.healthy_threshold + 1)))
+        deadline = self.clock() + limit
+        expected = self._expected.get(step.color) or self.record.to_revision
+        while True:
+            rollout = self.target.rollout(step.color)
+            healthy = self.target.healthy(step.color)
+            self.progress.line(f"    {step.color}: running {rollout.running}/{step.count}, healthy {healthy}, {rollout.rollout_state}")
+            if rollout.rollout_state == "FAILED":
+                raise StepFailed("deployment_failed", f"{step.color} deployment failed: {rollout.rollout_reason or 'tasks keep stopping'}")
+            if rollout.running >= step.count and healthy >= step.count and (not expected or rollout.task_definition == expected):
+                return
+            if self.clock() >= deadline:
+                raise StepFailed("not_healthy", f"{step.color} reached {healthy}/{step.count} healthy targets in {limit:.0f}s")
+            self._wait(self.settings.poll)
+
+    def _watch_rollout(self, step: WatchRollout, index, rollback=False) -> None:
+        deadline = self.clock() + self.service.release.timeout
+        expected = self._expected.get(step.color)
+        seen_events: set[str] = set()
+        first = True
+        low, _ = self.service.release.rolling.percents
+        while True:
+            rollout = self.target.rollout(step.color)
+            for event_id, message in reversed(rollout.events):
+                if event_id not in seen_events:
+                    seen_events.add(event_id)
+                    if not first:
+                        self.progress.line(f"    ecs: {message}")
+            first = False
+            self.progress.line(f"    {step.color}: running {rollout.running}/{rollout.desired}, pending {rollout.pending}, "
+                               f"failed {rollout.failed_tasks}, {rollout.rollout_state}, floor {low}%")
+            if rollout.rollout_state == "FAILED" or (expected and rollout.task_definition != expected and rollout.deployments <= 1):
+                reason = rollout.rollout_reason or "the deployment failed"
+                name = "circuit_breaker" if "circuit breaker" in reason.lower() else "deployment_failed"
+                raise StepFailed(name, f"ECS: {reason}")
+            if step.gate:
+                v = self._evaluate(step.color, None)
+                if v.outcome == Outcome.FAIL:
+                    self._record_verdict(index, 100, v)
+                    raise StepFailed(v.reason, v.detail)
+            if rollout.rollout_state == "COMPLETED" and rollout.deployments <= 1 and (not expected or rollout.task_definition == expected):
+                return
+            if self.clock() >= deadline:
+                if rollback:
+                    raise TimedOut(f"{self.service.name}: rollback still {rollout.rollout_state} after {self.service.release.timeout}s")
+                raise StepFailed("timeout", f"rollout not complete after {self.service.release.timeout}s")
+            self._wait(self.settings.poll)
+
+    def _point_test_listener(self, step: PointTestListener, index, rollback=False) -> None:
+        self.target.point_test_listener(step.color)
+
+    def _pre_traffic_check(self, step: PreTrafficCheck, index, rollback=False) -> None:
+        url = self.target.test_listener_url() + self.service.health_check.path
+        failures = []
+        for _ in range(step.requests):
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status >= 400:
+                        failures.append(str(response.status))
+            except urllib.error.HTTPError as error:
+                failures.append(str(error.code))
+            except OSError as error:
+                failures.append(type(error).__name__)
+        if failures:
+            raise StepFailed("pre_traffic_check_failed", f"{len(failures)}/{step.requests} checks of {url} failed ({', '.join(sorted(set(failures)))})")
+        self.progress.line(f"    {step.requests}/{step.requests} checks of {url} passed")
+
+    def _shift(self, step: ShiftTraffic, index, rollback=False) -> None:
+        weights = step.as_dict()
+        for color, weight in weights.items():
+            if weight > 0 and self.target.healthy(color) == 0:
+                if rollback:
+                    raise InconsistentState(f"{color} has no healthy targets; traffic cannot go back to it")
+                raise StepFailed("no_healthy_targets", f"{color} has no healthy targets; traffic not shifted")
+        seen = self.target.set_weights(weights)
+        self._shifted_at = self.clock()
+        self.record.weights = seen
+        self.record.shifted_at = self._shifted_at
+        self._note(index, "weights " + ", ".join(f"{c} {w}" for c, w in seen.items()))
+        if rollback and self._fail_at is not None:
+            self._note(index, f"traffic restored {self._shifted_at - self._fail_at:.2f}s after the FAIL verdict")
+        if self.service.dns_switched:
+            self.progress.line(f"    DNS weights set; clients may keep the old answer up to {self.service.dns.ttl}s (TTL)")
+
+    def _bake(self, step: Bake, index, rollback=False) -> None:
+        canary = self.plan.target
+        baseline = self.plan.live
+        end = self.clock() + step.seconds
+        while self.clock() < end:
+            self._wait(min(self.settings.poll, end - self.clock()))
+            weights = self.record.weights or {}
+            base = baseline if weights.get(baseline, 0) > 0 else None
+            v = self._evaluate(canary, base)
+            self.progress.line(self._poll_line(canary, base, v))
+            if v.outcome == Outcome.FAIL:  # fail fast; PASS or INCONCLUSIVE keep baking
+                self._record_verdict(index, weights.get(canary, 0), v)
+                raise StepFailed(v.reason, v.detail)
+
+    def _gate(self, step: Gate, index, rollback=False) -> None:
+        gates = self.service.release.gates
+        inconclusive = 0
+        while True:
+            v = self._evaluate(step.canary, step.baseline)
+            self._record_verdict(index, step.weight, v)
+            self.progress.line(self._poll_line(step.canary, step.baseline, v))
+            if v.outcome == Outcome.PASS:
+                return
+            if v.outcome == Outcome.FAIL:
+                raise StepFailed(v.reason, v.detail)
+            inconclusive += 1
+            if inconclusive > gates.max_inconclusive:
+                raise StepFailed(Reason.TOO_FEW_REQUESTS, f"still inconclusive after {inconclusive} windows: {v.detail}")
+            self._save()
+            self._wait(gates.period)
+
+    def _pause(self, step: Pause, index, rollback=False) -> None:
+        self.record.state = states.PAUSED
+        self._save()
+        self.progress.line(f"    paused at {step.weight}%: `deployer promote {self.service.name}` goes on, `deployer abort {self.service.name}` rolls back")
+        while True:
+            command = self.journal.command(self.record.service, self.record.id)
+            if command == "promote":
+                self.journal.send_command(self.record.service, self.record.id, "")
+                self.record.state = states.RUNNING
+                self._note(index, "promoted by command")
+                return
+            if command == "abort":
+                self.journal.send_command(self.record.service, self.record.id, "")
+                raise StepFailed("aborted", "abort requested")
+            self._wait(self.settings.poll)
+
+    def _promote(self, step: Promote, index, rollback=False) -> None:
+        self.record.live = step.live
+        self._note(index, f"{step.live} is live")
+
+    def _scale_down(self, step: ScaleDown, index, rollback=False) -> None:
+        if step.after and not rollback:
+            self.record.scale_down_at = self.clock() + step.after
+            self.record.scale_down_color = step.color
+            self.progress.line(f"    {step.color} stays warm until {iso(self.record.scale_down_at)} for an instant rollback "
+                               f"(`deployer tidy {self.service.name}` scales it down after that)")
+            return
+        self.target.scale(step.color, 0)
+
+
+def resume_index(plan: Plan, step_index: int) -> int:
+    """Where an interrupted release goes on: traffic went back to the stable color when it
+    stopped, so a bake or gate resumes from the traffic shift it depends on."""
+    if step_index >= len(plan.steps) or isinstance(plan.steps[step_index], ShiftTraffic):
+        return step_index
+    for index in range(step_index - 1, -1, -1):
+        step = plan.steps[index]
+        if isinstance(step, Promote):
+            return step_index
+        if isinstance(step, ShiftTraffic):
+            return index
+    return step_index
+
+
+HANDLERS: dict[type[Step], Callable] = {
+    RegisterTaskDefinition: Executor._register,
+    DeployColor: Executor._deploy,
+    WaitHealthy: Executor._wait_healthy,
+    WatchRollout: Executor._watch_rollout,
+    PointTestListener: Executor._point_test_listener,
+    PreTrafficCheck: Executor._pre_traffic_check,
+    ShiftTraffic: Executor._shift,
+    Bake: Executor._bake,
+    Gate: Executor._gate,
+    Pause: Executor._pause,
+    Promote: Executor._promote,
+    ScaleDown: Executor._scale_down,
+}

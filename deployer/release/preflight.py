@@ -1,0 +1,75 @@
+"""Before a release: how long it should take, and which settings make it slow. Pure."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from deployer.release.plan import Plan
+from deployer.release.steps import Bake, Gate, Pause, PreTrafficCheck, WaitHealthy, WatchRollout
+from deployer.spec import Service
+from deployer.spec.units import format_duration
+
+TASK_START_SECONDS = 30  # image pull and container start, typical for a small Fargate task
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: int
+    parts: tuple[tuple[str, int], ...]
+    warnings: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        out = [f"estimated duration: {format_duration(self.seconds)} (without pauses)"]
+        out += [f"  {name}: {format_duration(sec)}" for name, sec in self.parts]
+        out += [f"warning: {w}" for w in self.warnings]
+        return out
+
+
+def time_to_healthy(service: Service) -> int:
+    hc = service.health_check
+    return TASK_START_SECONDS + hc.interval * hc.healthy_threshold
+
+
+def estimate(service: Service, plan: Plan) -> Estimate:
+    parts: list[tuple[str, int]] = []
+    hc = service.health_check
+    gates = service.release.gates
+    for step in plan.steps:
+        if isinstance(step, WaitHealthy):
+            parts.append((f"{step.color} healthy", time_to_healthy(service)))
+        elif isinstance(step, Bake):
+            parts.append(("bake", step.seconds))
+        elif isinstance(step, Gate):
+            parts.append(("gate window", gates.period))
+        elif isinstance(step, PreTrafficCheck):
+            parts.append(("pre-traffic check", 2))
+        elif isinstance(step, WatchRollout):
+            low, high = service.release.rolling.percents
+            count = service.desired_count
+            batch = max(1, math.floor(count * (high - low) / 100)) if high > low else count
+            batches = math.ceil(count / batch)
+            per_batch = time_to_healthy(service) + service.deregistration_delay
+            parts.append((f"rollout ({batches} batch(es) of {batch})", batches * per_batch))
+    merged: dict[str, int] = {}
+    for name, sec in parts:
+        merged[name] = merged.get(name, 0) + sec
+    total = sum(merged.values())
+
+    warnings = []
+    if service.deregistration_delay >= 300:
+        warnings.append(f"deregistration_delay is {service.deregistration_delay}s: every drain waits that long (30s suits most HTTP services)")
+    if hc.interval * hc.healthy_threshold >= 60:
+        warnings.append(f"health checks need {hc.interval}s x {hc.healthy_threshold} = {hc.interval * hc.healthy_threshold}s before a task counts as healthy")
+    if plan.strategy == "rolling":
+        low, high = service.release.rolling.percents
+        if high < 200:
+            warnings.append(f"maximumPercent {high} < 200: tasks are replaced in batches with {100 - low}% capacity lost meanwhile")
+    bakes = sum(s.seconds for s in plan.steps if isinstance(s, Bake))
+    if bakes >= 900:
+        warnings.append(f"bake time adds up to {format_duration(bakes)} over {sum(isinstance(s, Bake) for s in plan.steps)} steps")
+    if service.dns_switched:
+        warnings.append(f"traffic moves by DNS: a rollback reaches clients within the TTL ({service.dns.ttl}s), not at once")
+    if any(isinstance(s, Pause) for s in plan.steps):
+        warnings.append("the plan pauses: it waits for `deployer promote` or `deployer abort`")
+    return Estimate(total, tuple(merged.items()), tuple(warnings))

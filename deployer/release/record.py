@@ -1,0 +1,86 @@
+"""The release record: everything needed to explain, resume or roll back a release. Pure data."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+RUNNING = "running"
+PAUSED = "paused"
+ROLLING_BACK = "rolling_back"
+RELEASED = "released"
+ROLLED_BACK = "rolled_back"
+FAILED = "failed"
+INTERRUPTED = "interrupted"
+FINISHED = (RELEASED, ROLLED_BACK, FAILED)
+
+
+def new_release_id(now: float) -> str:
+    stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class ReleaseRecord:
+    id: str
+    service: str
+    strategy: str
+    image: str
+    actor: str
+    started_at: float
+    plan: dict  # Plan.to_dict()
+    from_revision: str = ""
+    to_revision: str = ""
+    live: str = ""  # the color serving at the start (after promotion: the new one)
+    target: str = ""
+    state: str = RUNNING
+    step_index: int = 0  # the next step to run
+    rollback_steps: list = field(default_factory=list)
+    rollback_index: int = 0
+    reason: str = ""  # why it rolled back / failed
+    verdicts: list = field(default_factory=list)
+    events: list = field(default_factory=list)  # {at, step, text}
+    weights: dict = field(default_factory=dict)
+    shifted_at: float | None = None  # when traffic last moved: gate windows start there
+    scale_down_at: float | None = None
+    scale_down_color: str = ""
+    finished_at: float | None = None
+    fence: int = 0  # the lock token of the writer
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    def note(self, at: float, step: int | None, text: str) -> None:
+        self.events.append({"at": round(at, 3), "step": step, "text": text})
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ReleaseRecord":
+        data = json.loads(text)
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def summary(self) -> dict:
+        return {
+            "release_id": self.id,
+            "service": self.service,
+            "strategy": self.strategy,
+            "image": self.image,
+            "state": self.state,
+            "from_revision": self.from_revision,
+            "to_revision": self.to_revision,
+            "live": self.live,
+            "reason": self.reason,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "actor": self.actor,
+        }

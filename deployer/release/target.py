@@ -1,0 +1,120 @@
+"""One service as the release engine sees it: its colors, traffic and metrics.
+
+Built from the service's stack outputs; translates "shift web to green 25%" into adapter calls
+and reads every change back. I/O only through `deployer.aws` adapters; no decisions here.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from deployer.aws.cloudformation import CloudFormation
+from deployer.aws.cloudwatch import CloudWatch
+from deployer.aws.ecs import EcsReleases, Rollout
+from deployer.aws.elbv2 import Elbv2
+from deployer.aws.route53 import Route53
+from deployer.errors import InconsistentState
+from deployer.release.gates import WindowStats
+from deployer.release.plan import ColorState, Observed
+from deployer.spec import Service
+from deployer.synth import names
+
+
+@dataclass
+class ServiceTarget:
+    service: Service
+    outputs: dict[str, str]
+    ecs: EcsReleases
+    elbv2: Elbv2
+    route53: Route53
+    cloudwatch: CloudWatch
+    zone_id: str | None = None
+
+    @classmethod
+    def load(cls, service: Service, cfn: CloudFormation, ecs: EcsReleases, elbv2: Elbv2, route53: Route53, cloudwatch: CloudWatch) -> "ServiceTarget":
+        outputs = cfn.outputs(names.stack_name(service.name))
+        zone_id = route53.zone_id(service.dns.zone) if service.dns_switched else None
+        return cls(service, outputs, ecs, elbv2, route53, cloudwatch, zone_id)
+
+    # --- services ---
+    def ecs_name(self, color: str) -> str:
+        return self.outputs.get(names.output_service(color)) or self.service.ecs_service_name(color)
+
+    def register(self, base_task_definition: str, image: str) -> str:
+        return self.ecs.register_with_image(base_task_definition, self.service.name, image)
+
+    def deploy(self, color: str, task_definition: str, count: int, min_healthy: int, max_percent: int) -> None:
+        self.ecs.update(self.service.cluster, self.ecs_name(color), task_definition=task_definition, desired_count=count,
+                        min_healthy_percent=min_healthy, max_percent=max_percent, circuit_breaker=self.service.release.circuit_breaker)
+
+    def scale(self, color: str, count: int) -> None:
+        self.ecs.scale(self.service.cluster, self.ecs_name(color), count)
+
+    def rollout(self, color: str) -> Rollout:
+        return self.ecs.rollout(self.service.cluster, self.ecs_name(color))
+
+    def healthy(self, color: str) -> int:
+        return self.elbv2.healthy_targets(self.outputs[names.output_target_group(color)])
+
+    # --- traffic ---
+    def weights(self) -> dict[str, int]:
+        if self.service.dns_switched:
+            records = self.route53.weighted_records(self.zone_id, self.service.dns.record)
+            return {c: int(records[c]["Weight"]) for c in self.service.colors if c in records}
+        by_arn = self.elbv2.forward_weights(self.outputs[names.OUTPUT_LISTENER])
+        return {c: by_arn.get(self.outputs[names.output_target_group(c)], 0) for c in self.service.colors}
+
+    def set_weights(self, weights: dict[str, int]) -> dict[str, int]:
+        """Write, then read back; a mismatch is an error, never silently accepted."""
+        if self.service.dns_switched:
+            self.route53.set_weights(self.zone_id, self.service.dns.record, weights)
+        else:
+            self.elbv2.set_forward_weights(
+                self.outputs[names.OUTPUT_LISTENER],
+                {self.outputs[names.output_target_group(c)]: w for c, w in weights.items()},
+            )
+        seen = self.weights()
+        if any(seen.get(c) != w for c, w in weights.items()):
+            raise InconsistentState(f"{self.service.name}: weights read back as {seen} after writing {weights}")
+        return seen
+
+    def point_test_listener(self, color: str) -> None:
+        self.elbv2.forward_to(self.outputs[names.OUTPUT_TEST_LISTENER], self.outputs[names.output_target_group(color)])
+
+    def test_listener_url(self) -> str:
+        host, port, protocol = self.elbv2.listener_address(self.outputs[names.OUTPUT_TEST_LISTENER])
+        return f"{protocol.lower()}://{host}:{port}"
+
+    # --- metrics ---
+    def window(self, colors: list[str], start: float, end: float, period: int) -> dict[str, WindowStats]:
+        groups = {}
+        for color in colors:
+            lb_key = names.output_load_balancer_full_name(color if self.service.dns_switched else None)
+            lb = self.outputs.get(lb_key) or (self.service.load_balancer.rule.load_balancer_full_name if self.service.load_balancer.rule else "")
+            groups[color] = (lb, self.outputs[names.output_target_group_full_name(color)])
+        metrics = self.cloudwatch.target_group_metrics(
+            groups, datetime.fromtimestamp(start, timezone.utc), datetime.fromtimestamp(end, timezone.utc), period
+        )
+        out = {}
+        for color, m in metrics.items():
+            p99 = max(m.p99_seconds) * 1000 if m.p99_seconds else None  # the worst period: conservative
+            p50 = statistics.median(m.p50_seconds) * 1000 if m.p50_seconds else None
+            out[color] = WindowStats(int(sum(m.requests)), int(sum(m.errors)), p99, p50)
+        return out
+
+    def alarms_in_alarm(self, alarm_names: list[str]) -> list[str]:
+        return self.cloudwatch.alarms_in_alarm(alarm_names)
+
+    # --- for the planner ---
+    def observe(self) -> Observed:
+        services = self.ecs.services(self.service.cluster, [self.ecs_name(c) for c in self.service.colors])
+        weights = self.weights() if self.service.colors != ("main",) else {}
+        colors = {}
+        for color in self.service.colors:
+            state = services.get(self.ecs_name(color))
+            if state is None:
+                raise InconsistentState(f"ECS service {self.ecs_name(color)} not found", hint=f"run `deployer provision {self.service.name}`")
+            colors[color] = ColorState(state.task_definition, state.desired_count, weights.get(color))
+        return Observed(colors)

@@ -1,0 +1,30 @@
+"""Progress for people: one line per event on stderr, so stdout stays clean for results."""
+
+from __future__ import annotations
+
+import click
+
+
+class TextProgress:
+    def __init__(self, *, quiet: bool = False):
+        self.quiet = quiet
+
+    def line(self, text: str) -> None:
+        if not self.quiet:
+            click.echo(text, err=True)
+
+    def event(self, event) -> None:
+        if not self.quiet:
+            line = event.line()
+            click.echo(click.style(line, fg="red") if event.failed else line, err=True)
+
+
+class ReleaseTextProgress(TextProgress):
+    """One line per step and per poll; verdicts highlighted."""
+
+    def step(self, index: int, total: int, text: str) -> None:
+        self.line(click.style(f"[{index}/{total}] {text}", bold=True))
+
+    def verdict(self, step: str, data: dict) -> None:
+        colour = {"PASS": "green", "FAIL": "red"}.get(data["outcome"], "yellow")
+        self.line(click.style(f"    gate at {step}: {data['outcome']} ({data['reason']}): {data['detail']}", fg=colour))

@@ -1,0 +1,167 @@
+"""`deployer sandbox up|down|status|env`: start, find and stop the sandbox process.
+
+`up` also creates, in the emulated account, the network and hosted zones a spec refers to, and
+writes a copy of the spec with their IDs next to the sandbox's state (`DEPLOYER_CONFIG`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from deployer.errors import DeployerError, UsageError
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_APP = REPO / "examples" / "app" / "app.py"
+DEFAULT_IMAGES = REPO / "examples" / "sandbox-images.yaml"
+DEFAULT_SPEC = REPO / "examples" / "deployer.yaml"
+DUMMY_KEY = "sandbox"
+
+
+def sandbox_dir() -> Path:
+    return Path(os.environ.get("DEPLOYER_SANDBOX_DIR") or Path.home() / ".deployer" / "sandbox")
+
+
+@dataclass
+class Sandbox:
+    directory: Path
+    state: dict
+
+    @property
+    def endpoint(self) -> str:
+        return self.state["endpoint"]
+
+    @property
+    def region(self) -> str:
+        return self.state["region"]
+
+    @property
+    def spec(self) -> Path:
+        return self.directory / "deployer.yaml"
+
+    def env(self) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": DUMMY_KEY, "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
+                "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region, "DEPLOYER_CONFIG": str(self.spec)}
+
+    def export_lines(self) -> list[str]:
+        return [f"export {k}={v}" for k, v in self.env().items()]
+
+    def client(self, name: str):
+        import boto3
+
+        return boto3.client(name, endpoint_url=self.endpoint, region_name=self.region,
+                            aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_KEY)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def find(directory: Path | None = None) -> Sandbox | None:
+    directory = directory or sandbox_dir()
+    path = directory / "state.json"
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return Sandbox(directory, state) if state.get("ready") and _alive(int(state.get("pid", 0))) else None
+
+
+def _free_port(preferred: int) -> int:
+    for port in [preferred, 0]:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return s.getsockname()[1]
+            except OSError:
+                continue
+    raise DeployerError("no free port on 127.0.0.1")
+
+
+def up(*, spec: Path = DEFAULT_SPEC, images: Path = DEFAULT_IMAGES, port: int = 4566, proxy_base: int = 18000,
+       directory: Path | None = None, wait: float = 60.0, lifetime: float = 8 * 3600) -> Sandbox:
+    directory = directory or sandbox_dir()
+    running = find(directory)
+    if running:
+        return running
+    directory.mkdir(parents=True, exist_ok=True)
+    port = _free_port(port)
+    log = open(directory / "daemon.out", "ab")
+    command = [sys.executable, "-m", "deployer.sandbox.daemon", "--dir", str(directory), "--port", str(port),
+               "--proxy-base", str(_free_port(proxy_base)), "--app", str(DEFAULT_APP), "--images", str(images),
+               "--lifetime", str(lifetime)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=str(REPO))
+    log.close()
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        sandbox = find(directory)
+        if sandbox:
+            seed(sandbox, spec)
+            return sandbox
+        time.sleep(0.2)
+    raise DeployerError(f"the sandbox did not start within {wait:.0f}s", hint=f"see {directory / 'daemon.out'} and sandbox.log")
+
+
+def seed(sandbox: Sandbox, spec: Path) -> None:
+    """Create the VPCs, subnets and hosted zones the spec names, and write the spec with their IDs."""
+    from deployer.spec import load_config
+
+    config = load_config(spec)
+    text = spec.read_text()
+    ec2 = sandbox.client("ec2")
+    route53 = sandbox.client("route53")
+    zones = {z["Name"] for z in route53.list_hosted_zones()["HostedZones"]}
+    done: dict[str, str] = {}
+    for service in config.services.values():
+        net = service.network
+        if net.vpc not in done:
+            vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+            done[net.vpc] = vpc
+        subnets = list(net.subnets) + list(service.load_balancer.subnets or [])
+        for i, subnet in enumerate(dict.fromkeys(subnets)):
+            if subnet not in done:
+                zone = "abcdef"[len([k for k in done if k.startswith("subnet-")]) % 6]
+                cidr = f"10.0.{len(done)}.0/24"
+                done[subnet] = ec2.create_subnet(VpcId=done[net.vpc], CidrBlock=cidr, AvailabilityZone=f"{sandbox.region}{zone}")["Subnet"]["SubnetId"]
+        if service.dns and service.dns.zone.rstrip(".") + "." not in zones:
+            route53.create_hosted_zone(Name=service.dns.zone, CallerReference=f"sandbox-{service.dns.zone}")
+            zones.add(service.dns.zone.rstrip(".") + ".")
+    for old, new in done.items():
+        text = text.replace(old, new)
+    sandbox.spec.write_text(text)
+
+
+def down(directory: Path | None = None, wait: float = 20.0) -> bool:
+    directory = directory or sandbox_dir()
+    sandbox = find(directory)
+    if sandbox is None:
+        (directory / "state.json").unlink(missing_ok=True)
+        return False
+    pid = int(sandbox.state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    if _alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    (directory / "state.json").unlink(missing_ok=True)
+    return True
+
+
+def require(directory: Path | None = None) -> Sandbox:
+    sandbox = find(directory)
+    if sandbox is None:
+        raise UsageError("no sandbox is running", hint="start one with `deployer sandbox up`")
+    return sandbox

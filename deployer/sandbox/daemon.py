@@ -1,0 +1,146 @@
+"""The sandbox process: moto in server mode plus the data plane, until told to stop.
+
+Started by `deployer sandbox up` (detached); stopped by SIGTERM from `deployer sandbox down`,
+which stops every task process it started. It also stops by itself after `--lifetime`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+ACCOUNT = "123456789012"
+
+
+def write_state(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deployer-sandbox")
+    parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--proxy-base", type=int, required=True)
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--app", type=Path, required=True)
+    parser.add_argument("--images", type=Path)
+    parser.add_argument("--lifetime", type=float, default=8 * 3600)
+    args = parser.parse_args(argv)
+
+    args.dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(filename=args.dir / "sandbox.log", level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    log = logging.getLogger("deployer.sandbox")
+
+    import boto3
+    from moto.ecs.models import ecs_backends
+    from moto.elbv2.models import elbv2_backends
+    from moto.server import ThreadedMotoServer
+
+    from deployer.sandbox import moto_ext
+    from deployer.sandbox.ecs_controller import EcsController
+    from deployer.sandbox.health import HealthChecker
+    from deployer.sandbox.images import load_images
+    from deployer.sandbox.metrics import MetricsFeeder
+    from deployer.sandbox.proxy import ListenerProxy, Recorder
+    from deployer.sandbox.tasks import TaskRunner
+
+    moto_ext.install()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{args.port}"
+    ecs = ecs_backends[ACCOUNT][args.region]
+    elbv2 = elbv2_backends[ACCOUNT][args.region]
+    controller = EcsController(ecs, elbv2, TaskRunner(args.app, args.dir / "tasks"), load_images(args.images))
+    health = HealthChecker(elbv2)
+    recorder = Recorder()
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=endpoint, region_name=args.region,
+                              aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    feeder = MetricsFeeder(recorder, cloudwatch)
+    proxies: dict[str, ListenerProxy] = {}
+    events_path = args.dir / "proxy-events.log"
+    state_path = args.dir / "state.json"
+    stop = threading.Event()
+    deadline = time.time() + args.lifetime
+
+    def proxy_event(text: str) -> None:
+        with open(events_path, "a") as f:
+            f.write(f"{time.time():.3f} {text}\n")
+
+    def state() -> dict:
+        return {
+            "pid": os.getpid(), "endpoint": endpoint, "region": args.region, "ready": True,
+            "proxies": {arn: p.describe() for arn, p in proxies.items()},
+            "tasks": {key: len([t for t in tasks if t.alive()]) for key, tasks in controller.tasks.items()},
+        }
+
+    def loop(name: str, period: float, body) -> threading.Thread:
+        def run():
+            while not stop.is_set():
+                try:
+                    body()
+                except Exception:  # noqa: BLE001 - keep the sandbox alive, say what broke
+                    log.exception("%s failed", name)
+                stop.wait(period)
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    next_port = [args.proxy_base]
+
+    def discover() -> None:
+        changed = False
+        for lb in list(elbv2.load_balancers.values()):
+            for arn in list(lb.listeners):
+                if arn not in proxies:
+                    proxy = ListenerProxy(arn, lb, next_port[0], elbv2, recorder, proxy_event)
+                    next_port[0] += 1
+                    proxy.start()
+                    proxies[arn] = proxy
+                    changed = True
+        for arn in [a for a in proxies if not any(a in lb.listeners for lb in elbv2.load_balancers.values())]:
+            proxies.pop(arn).stop()
+            changed = True
+        for proxy in list(proxies.values()):
+            proxy.refresh()
+        if changed:
+            write_state(state_path, state())
+
+    def handle(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    write_state(state_path, state())
+    log.info("sandbox up on %s", endpoint)
+    threads = [
+        loop("ecs", 0.25, lambda: controller.tick()),
+        loop("health", 0.25, lambda: health.tick()),
+        loop("proxies", 0.2, discover),
+        loop("metrics", 1.0, lambda: feeder.flush()),
+        loop("state", 2.0, lambda: write_state(state_path, state())),
+    ]
+    while not stop.is_set() and time.time() < deadline:
+        stop.wait(0.5)
+    stop.set()
+    log.info("sandbox stopping")
+    for t in threads:
+        t.join(timeout=5)
+    for proxy in proxies.values():
+        proxy.stop()
+    controller.stop_all()
+    server.stop()
+    state_path.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""Extensions that make moto (pinned exactly) behave like documented AWS where it does not.
+
+Each extension patches one moto backend method, says which AWS behaviour it imitates, and has
+a test in tests/functional/test_moto_ext.py. `install()` is idempotent.
+"""
+
+from __future__ import annotations
+
+MOTO_VERSION = "5.2.5"
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    import moto
+
+    if moto.__version__ != MOTO_VERSION:
+        raise RuntimeError(f"the sandbox's moto extensions are written for moto {MOTO_VERSION}, found {moto.__version__}")
+    from deployer.sandbox.moto_ext import cloudformation, cloudwatch, ecs, elbv2, route53
+
+    cloudformation.install()
+    elbv2.install()
+    elbv2.install_forward_config()
+    elbv2.install_health()
+    route53.install()
+    cloudwatch.install()
+    ecs.install()
+    _installed = True

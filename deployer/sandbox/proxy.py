@@ -1,0 +1,145 @@
+"""The ALB data plane: one local HTTP proxy per listener, routing by the listener's weights.
+
+Routes are read back from the emulated ELBv2 every 200 ms; a request goes to a target group
+drawn by weight, then round-robin to one of its healthy targets (503 when there is none).
+Every proxied request is counted per target group for the metrics feeder; every change of
+weights is logged with its time, so tests can see when traffic really moved.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from deployer.sandbox.moto_ext.elbv2 import TARGET_HEALTH
+
+log = logging.getLogger("deployer.sandbox.proxy")
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
+
+
+@dataclass
+class Sample:
+    target_group: str
+    load_balancer: str
+    status: int
+    seconds: float
+    at: float
+
+
+@dataclass
+class Recorder:
+    """Samples of proxied requests, taken by the metrics feeder."""
+
+    samples: list[Sample] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, sample: Sample) -> None:
+        with self.lock:
+            self.samples.append(sample)
+
+    def take_before(self, cutoff: float) -> list[Sample]:
+        with self.lock:
+            taken = [s for s in self.samples if s.at < cutoff]
+            self.samples = [s for s in self.samples if s.at >= cutoff]
+        return taken
+
+
+def forward_groups(listener) -> list[tuple[str, int]]:
+    """(target group ARN, weight) of the listener's default forward action."""
+    for action in listener.default_actions:
+        data = getattr(action, "data", action)
+        if data.get("Type") != "forward":
+            continue
+        config = data.get("ForwardConfig")
+        if config and config.get("TargetGroups"):
+            return [(g["TargetGroupArn"], int(g.get("Weight", 1))) for g in config["TargetGroups"]]
+        if data.get("TargetGroupArn"):
+            return [(data["TargetGroupArn"], 1)]
+    return []
+
+
+class ListenerProxy:
+    def __init__(self, listener_arn: str, load_balancer, port: int, elbv2_backend, recorder: Recorder, event_log):
+        self.listener_arn = listener_arn
+        self.load_balancer_arn = load_balancer.arn
+        self.load_balancer = load_balancer.arn.split(":loadbalancer/")[-1]  # the metric dimension
+        self.dns_name = load_balancer.dns_name
+        self.listener_port = int(load_balancer.listeners[listener_arn].port)
+        self.port = port
+        self.backend = elbv2_backend
+        self.recorder = recorder
+        self.event_log = event_log
+        self.routes: list[tuple[str, int]] = []
+        self._round_robin: dict[str, itertools.count] = {}
+        self._random = random.Random()
+        self.server = make_server("127.0.0.1", port, self._app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, name=f"proxy-{port}", daemon=True)
+
+    def start(self) -> None:
+        self.refresh()
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+    def describe(self) -> dict:
+        return {"port": self.port, "load_balancer_arn": self.load_balancer_arn, "dns_name": self.dns_name,
+                "listener_port": self.listener_port}
+
+    def refresh(self) -> None:
+        listener = self._listener()
+        routes = forward_groups(listener) if listener else []
+        if routes != self.routes:
+            self.routes = routes
+            shown = ", ".join(f"{arn.rsplit('/', 2)[-2]}={w}" for arn, w in routes)
+            self.event_log(f"listener :{self.port} weights {shown}")
+
+    def _listener(self):
+        lb = self.backend.load_balancers.get(self.load_balancer_arn)
+        return lb.listeners.get(self.listener_arn) if lb else None
+
+    def _pick_target(self) -> tuple[str, str, int] | None:
+        routes = [(arn, w) for arn, w in self.routes if w > 0]
+        if not routes:
+            return None
+        group_arn = self._random.choices([a for a, _ in routes], weights=[w for _, w in routes])[0]
+        group = self.backend.target_groups.get(group_arn)
+        if group is None:
+            return None
+        healthy = [t for t in list(group.targets.values()) if TARGET_HEALTH.get((group_arn, t["Id"]), ("initial", ""))[0] == "healthy"]
+        if not healthy:
+            return (group_arn, "", 0)
+        counter = self._round_robin.setdefault(group_arn, itertools.count())
+        target = healthy[next(counter) % len(healthy)]
+        return group_arn, target["Id"], int(target["Port"])
+
+    @Request.application
+    def _app(self, request: Request) -> Response:
+        picked = self._pick_target()
+        if picked is None or not picked[1]:
+            return Response("503 Service Unavailable: no healthy target\n", status=503)
+        group_arn, ip, port = picked
+        started = time.monotonic()
+        try:
+            connection = http.client.HTTPConnection(ip, port, timeout=10)
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+            path = request.full_path.rstrip("?") if request.query_string else request.path
+            connection.request(request.method, path, body=request.get_data() or None, headers=headers)
+            upstream = connection.getresponse()
+            body = upstream.read()
+            status = upstream.status
+            out_headers = [(k, v) for k, v in upstream.getheaders() if k.lower() not in HOP_BY_HOP]
+            connection.close()
+        except OSError:
+            return Response("502 Bad Gateway\n", status=502)
+        elapsed = time.monotonic() - started
+        self.recorder.add(Sample(group_arn, self.load_balancer, status, elapsed, time.time()))
+        return Response(body, status=status, headers=out_headers)

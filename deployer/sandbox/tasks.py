@@ -1,0 +1,83 @@
+"""ECS tasks as local processes of the example app, each on its own loopback address.
+
+moto keys targets by IP alone, so two tasks on 127.0.0.1 would collapse into one target; every
+task gets 127.0.x.y of its own. Children die with the sandbox (PR_SET_PDEATHSIG on Linux).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _die_with_parent() -> None:
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def loopback_addresses():
+    """127.0.0.2, 127.0.0.3, ... 127.0.0.254, 127.0.1.1, ... (never 127.0.0.1)."""
+    for third in itertools.count(0):
+        for fourth in range(2 if third == 0 else 1, 255):
+            yield f"127.0.{third % 256}.{fourth}"
+
+
+@dataclass
+class Task:
+    task_id: str
+    service_key: str
+    deployment_id: str
+    task_definition: str
+    ip: str
+    port: int
+    process: subprocess.Popen
+    started_at: float
+    target_group: str | None = None
+    draining_until: float | None = None
+    stopped: bool = False
+    failed: bool = False
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+@dataclass
+class TaskRunner:
+    app: Path
+    log_dir: Path
+    _addresses: object = field(default_factory=loopback_addresses)
+    _ids: object = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self, service_key: str, deployment_id: str, task_definition: str, port: int, env: dict[str, str]) -> Task:
+        with self._lock:
+            ip = next(self._addresses)
+            task_id = f"{next(self._ids):06d}"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"task-{task_id}.log", "ab")
+        full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env, "HOST": ip, "PORT": str(port)}
+        process = subprocess.Popen([sys.executable, str(self.app)], env=full_env, stdout=log, stderr=log,
+                                   stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, close_fds=True)
+        log.close()
+        return Task(task_id, service_key, deployment_id, task_definition, ip, port, process, time.time())
+
+    @staticmethod
+    def stop(task: Task, timeout: float = 5.0) -> None:
+        task.stopped = True
+        if task.alive():
+            task.process.terminate()
+            try:
+                task.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                task.process.kill()
+                task.process.wait(timeout=timeout)

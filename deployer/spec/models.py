@@ -1,0 +1,379 @@
+"""The service spec (`deployer.yaml`) as validated, typed, frozen objects.
+
+All input checking lives here: everything past this module may trust the spec.
+This module never does I/O; `deployer.spec.loader` reads files and formats errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from deployer.spec.units import fargate_size_problem, parse_duration
+
+Seconds = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    PlainSerializer(lambda v: v, return_type=int),
+    Field(json_schema_extra={"examples": ["30s", "2m", "1h30m", 90]}),
+]
+
+ARN = Annotated[str, Field(pattern=r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$")]
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+
+# Percent presets for rolling updates (minimumHealthyPercent, maximumPercent).
+ROLLING_PRESETS: dict[str, tuple[int, int]] = {
+    "cheapest": (50, 100),  # no extra capacity; half the tasks replaced at a time
+    "no-capacity-loss": (100, 200),  # new tasks first, then old ones drained
+}
+
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+class Model(BaseModel):
+    """Strict by default: unknown fields are errors (typos must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HealthCheck(Model):
+    path: str = Field("/health", pattern=r"^/", description="HTTP path the target group checks.")
+    interval: Seconds = Field(10, ge=5, le=300, description="Seconds between checks.")
+    timeout: Seconds = Field(5, ge=2, le=120, description="Seconds before a check counts as failed.")
+    healthy_threshold: int = Field(2, ge=2, le=10)
+    unhealthy_threshold: int = Field(3, ge=2, le=10)
+    grace_period: Seconds = Field(30, ge=0, le=7200, description="ECS ignores failing checks this long after a task starts.")
+    matcher: str = Field("200-399", pattern=r"^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$")
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> "HealthCheck":
+        if self.timeout >= self.interval:
+            raise ValueError(f"timeout ({self.timeout}s) must be less than interval ({self.interval}s), as ALB requires")
+        return self
+
+
+class Network(Model):
+    vpc: str = Field(pattern=r"^vpc-[0-9a-f]+$")
+    subnets: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")]] = Field(min_length=1)
+    security_groups: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]+$")]] = Field(
+        default_factory=list, description="Extra security groups for tasks (one is always created)."
+    )
+    assign_public_ip: bool = False
+
+
+class Listener(Model):
+    port: int = Field(ge=1, le=65535)
+    protocol: Literal["HTTP", "HTTPS"] = "HTTP"
+    certificate: ARN | None = Field(None, description="ACM certificate ARN; required for HTTPS.")
+
+    @model_validator(mode="after")
+    def _https_needs_certificate(self) -> "Listener":
+        if self.protocol == "HTTPS" and not self.certificate:
+            raise ValueError("protocol HTTPS needs a certificate ARN")
+        if self.protocol == "HTTP" and self.certificate:
+            raise ValueError("a certificate is only used with protocol HTTPS")
+        return self
+
+
+class SharedListenerRule(Model):
+    """Attach to an existing ALB listener with a host/path rule instead of creating an ALB."""
+
+    listener_arn: str = Field(pattern=r"^arn:aws[a-zA-Z-]*:elasticloadbalancing:.+:listener/app/.+$")
+    load_balancer_full_name: str = Field(
+        pattern=r"^app/[^/]+/[0-9a-f]+$", description="`app/<name>/<id>`, for CloudWatch metric dimensions."
+    )
+    alb_security_group: str = Field(pattern=r"^sg-[0-9a-f]+$", description="The shared ALB's security group.")
+    priority: int = Field(ge=1, le=50000)
+    hosts: list[str] = Field(default_factory=list)
+    paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _needs_a_condition(self) -> "SharedListenerRule":
+        if not self.hosts and not self.paths:
+            raise ValueError("a listener rule needs at least one of hosts or paths")
+        return self
+
+
+class LoadBalancer(Model):
+    scheme: Literal["internet-facing", "internal"] = "internet-facing"
+    subnets: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")]] | None = Field(
+        None, description="ALB subnets (two zones at least); defaults to the network's subnets."
+    )
+    listener: Listener | None = Field(None, description="Create an ALB with this listener.")
+    test_listener: Listener | None = Field(None, description="Second listener that always reaches the idle color.")
+    rule: SharedListenerRule | None = Field(None, description="Use a rule on an existing listener instead.")
+    idle_timeout: Seconds = Field(60, ge=1, le=4000)
+    allowed_cidrs: list[Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]] = Field(
+        default_factory=lambda: ["0.0.0.0/0"], min_length=1, description="Who may reach the ALB's listeners."
+    )
+
+    @model_validator(mode="after")
+    def _one_entry_point(self) -> "LoadBalancer":
+        if (self.listener is None) == (self.rule is None):
+            raise ValueError("set exactly one of listener (new ALB) or rule (existing shared listener)")
+        if self.rule is not None and self.test_listener is not None:
+            raise ValueError("test_listener needs an ALB of our own (listener), not a shared rule")
+        if self.listener and self.test_listener and self.listener.port == self.test_listener.port:
+            raise ValueError("test_listener.port must differ from listener.port")
+        if self.subnets is not None and len(self.subnets) < 2:
+            raise ValueError("an ALB needs subnets in at least two availability zones")
+        return self
+
+
+class Dns(Model):
+    zone: str = Field(pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}\.?$", description="Hosted zone name, e.g. example.com.")
+    record: str = Field(pattern=r"^([a-z0-9*-]+\.)+[a-z]{2,}\.?$", description="Full record name, e.g. web.example.com.")
+    mode: Literal["alias", "weighted"] = Field(
+        "alias", description="alias: one A alias to the ALB. weighted: two weighted CNAMEs (DNS blue/green)."
+    )
+    ttl: Seconds = Field(60, ge=0, le=86400, description="TTL of weighted records; bounds how fast a DNS rollback lands.")
+
+    @model_validator(mode="after")
+    def _record_in_zone(self) -> "Dns":
+        zone = self.zone.rstrip(".")
+        record = self.record.rstrip(".")
+        if not (record == zone or record.endswith("." + zone)):
+            raise ValueError(f"record {self.record} is not inside zone {self.zone}")
+        if self.mode == "weighted" and record == zone:
+            raise ValueError("weighted mode uses CNAME records, which cannot be at the zone apex")
+        return self
+
+
+class Rolling(Model):
+    preset: Literal["cheapest", "no-capacity-loss"] | None = Field(
+        None, description="cheapest = 50/100, no-capacity-loss = 100/200."
+    )
+    min_healthy_percent: int | None = Field(None, ge=0, le=100)
+    max_percent: int | None = Field(None, ge=100, le=200)
+
+    @model_validator(mode="after")
+    def _preset_or_percents(self) -> "Rolling":
+        explicit = self.min_healthy_percent is not None or self.max_percent is not None
+        if self.preset and explicit:
+            raise ValueError("set either preset or min_healthy_percent/max_percent, not both")
+        if not self.preset and (self.min_healthy_percent is None or self.max_percent is None):
+            raise ValueError("set a preset, or both min_healthy_percent and max_percent")
+        low, high = self.percents
+        if low == 0 and high == 100:
+            raise ValueError("min_healthy_percent 0 with max_percent 100 stops every task at once")
+        return self
+
+    @property
+    def percents(self) -> tuple[int, int]:
+        if self.preset:
+            return ROLLING_PRESETS[self.preset]
+        return (int(self.min_healthy_percent or 0), int(self.max_percent or 0))
+
+
+class Gates(Model):
+    max_5xx_rate: float = Field(5.0, ge=0, le=100, description="Tripwire: canary 5xx percent that fails at once.")
+    max_p99_ms: int = Field(1000, ge=1, description="Tripwire: canary p99 latency in ms that fails at once.")
+    margin: float = Field(
+        0.2, ge=0, le=10, description="Canary p99 may exceed the baseline's by this fraction (0.2 = 20%)."
+    )
+    p99_min_delta_ms: int = Field(
+        50, ge=0, description="A canary p99 this close to the baseline's is noise, whatever the margin says."
+    )
+    min_requests: int = Field(100, ge=1, description="Fewer canary requests than this is INCONCLUSIVE, never FAIL.")
+    confidence: float = Field(0.99, gt=0.5, lt=1, description="Confidence of the two-proportion test.")
+    period: Seconds = Field(60, ge=1, le=3600, description="Metric period of one gate window.")
+    max_inconclusive: int = Field(5, ge=0, description="INCONCLUSIVE windows a step may wait before giving up.")
+    alarms: list[str] = Field(default_factory=list, description="CloudWatch alarm names that fail the gate when in ALARM.")
+
+
+def _parse_step(value: Any) -> int | str:
+    """A canary step is a weight 1..100 or the word `pause` (one clear error for both)."""
+    if value == "pause":
+        return "pause"
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100:
+        return value
+    raise ValueError(f"expected a weight 1..100 or 'pause' (got {value!r})")
+
+
+Step = Annotated[
+    Union[int, str],
+    BeforeValidator(_parse_step),
+    Field(json_schema_extra={"examples": [10, "pause", 100]}),
+]
+
+
+class Release(Model):
+    strategy: Literal["rolling", "canary", "bluegreen"] = "rolling"
+    rolling: Rolling = Field(default_factory=lambda: Rolling(preset="no-capacity-loss"))
+    steps: list[Step] = Field(
+        default_factory=lambda: [10, 25, 50, 100], description="Canary weights in percent; `pause` waits for promote."
+    )
+    bake: Seconds = Field(120, ge=0, le=86400, description="Time each step serves before its gate is read.")
+    gates: Gates = Field(default_factory=Gates)
+    keep_previous: Seconds = Field(600, ge=0, le=7 * 86400, description="How long the previous color stays warm.")
+    circuit_breaker: bool = True
+    timeout: Seconds = Field(1800, ge=60, le=86400, description="Give up (exit 5) after this long.")
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_ascend_to_100(cls, steps: list[Step]) -> list[Step]:
+        weights = [s for s in steps if s != "pause"]
+        if not weights:
+            raise ValueError("steps need at least one weight, ending with 100")
+        if any(b <= a for a, b in zip(weights, weights[1:])):
+            raise ValueError(f"weights must strictly increase (got {weights})")
+        if weights[-1] != 100:
+            raise ValueError(f"the last weight must be 100 (got {weights[-1]})")
+        if steps[0] == "pause":
+            raise ValueError("a pause must follow a weight")
+        return steps
+
+    @property
+    def weights(self) -> list[int]:
+        return [int(s) for s in self.steps if s != "pause"]
+
+
+class PlacementStrategy(Model):
+    type: Literal["spread", "binpack", "random"]
+    field: str | None = Field(None, description="e.g. attribute:ecs.availability-zone, instanceId, memory, cpu.")
+
+    @model_validator(mode="after")
+    def _field_rules(self) -> "PlacementStrategy":
+        if self.type == "random" and self.field:
+            raise ValueError("random placement takes no field")
+        if self.type == "binpack" and self.field not in ("cpu", "memory"):
+            raise ValueError("binpack field must be cpu or memory")
+        if self.type == "spread" and not self.field:
+            raise ValueError("spread needs a field, e.g. attribute:ecs.availability-zone")
+        return self
+
+
+class PlacementConstraint(Model):
+    type: Literal["distinctInstance", "memberOf"]
+    expression: str | None = Field(None, description="Cluster query language, e.g. attribute:ecs.instance-type =~ t3.*")
+
+    @model_validator(mode="after")
+    def _expression_rules(self) -> "PlacementConstraint":
+        if self.type == "memberOf" and not self.expression:
+            raise ValueError("memberOf needs an expression")
+        if self.type == "distinctInstance" and self.expression:
+            raise ValueError("distinctInstance takes no expression")
+        return self
+
+
+class Placement(Model):
+    strategies: list[PlacementStrategy] = Field(default_factory=list, max_length=5)
+    constraints: list[PlacementConstraint] = Field(default_factory=list, max_length=10)
+
+
+class Alarms(Model):
+    enabled: bool = True
+    target_5xx_count: int = Field(10, ge=1, description="Alarm when a target group's 5xx count per period reaches this.")
+    p99_ms: int = Field(1000, ge=1, description="Alarm when a target group's p99 response time reaches this.")
+    period: Seconds = Field(60, description="10, 30 or a multiple of 60 seconds.")
+    evaluation_periods: int = Field(1, ge=1, le=10)
+    datapoints_to_alarm: int = Field(1, ge=1, le=10)
+
+    @field_validator("period")
+    @classmethod
+    def _cloudwatch_period(cls, period: int) -> int:
+        if period not in (10, 30) and (period < 60 or period % 60):
+            raise ValueError(f"expected 10, 30 or a multiple of 60 seconds (got {period})")
+        return period
+
+    @model_validator(mode="after")
+    def _datapoints_fit(self) -> "Alarms":
+        if self.datapoints_to_alarm > self.evaluation_periods:
+            raise ValueError("datapoints_to_alarm cannot exceed evaluation_periods")
+        return self
+
+
+class Service(Model):
+    name: str = Field(description="Set from the key under `services`.")
+    cluster: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,255}$")
+    launch_type: Literal["FARGATE", "EC2"] = "FARGATE"
+    image: str = Field(min_length=1, pattern=r"^\S+$", description="Initial image; releases bring new ones.")
+    cpu: int = Field(256, ge=128)
+    memory: int = Field(512, ge=128)
+    container_port: int = Field(8080, ge=1, le=65535)
+    environment: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(default_factory=dict)
+    secrets: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ARN] = Field(
+        default_factory=dict, description="Environment name -> Secrets Manager or SSM parameter ARN."
+    )
+    health_check: HealthCheck = Field(default_factory=HealthCheck)
+    desired_count: int = Field(2, ge=1, le=1000)
+    network: Network
+    load_balancer: LoadBalancer
+    dns: Dns | None = None
+    release: Release = Field(default_factory=Release)
+    placement: Placement | None = Field(None, description="EC2 launch type only.")
+    deregistration_delay: Seconds = Field(30, ge=0, le=3600)
+    log_retention_days: int = 30
+    alarms: Alarms = Field(default_factory=Alarms)
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits_aws_limits(cls, name: str) -> str:
+        if not SERVICE_NAME.match(name):
+            raise ValueError(
+                "expected lowercase letters, digits and '-', starting with a letter, at most 24 characters "
+                "(target group names are limited to 32)"
+            )
+        return name
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_allowed(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"expected one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return days
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Service":
+        if self.launch_type == "FARGATE":
+            problem = fargate_size_problem(self.cpu, self.memory)
+            if problem:
+                raise ValueError(problem)
+            if self.placement is not None:
+                raise ValueError("placement strategies and constraints apply to the EC2 launch type only")
+        strategy = self.release.strategy
+        if self.dns and self.dns.mode == "weighted":
+            if strategy == "rolling":
+                raise ValueError("dns.mode weighted switches between two colors; use strategy canary or bluegreen")
+            if self.load_balancer.rule is not None:
+                raise ValueError("dns.mode weighted needs an ALB per color (load_balancer.listener), not a shared rule")
+            if self.load_balancer.test_listener is not None:
+                raise ValueError("dns.mode weighted gives each color its own ALB; test_listener is not needed")
+        if strategy == "rolling" and self.load_balancer.test_listener is not None:
+            raise ValueError("test_listener is used by canary and bluegreen releases only")
+        return self
+
+    # Derived facts the rest of the code asks about, named once here.
+    @property
+    def colors(self) -> tuple[str, ...]:
+        """ECS services this spec owns: one for rolling, blue and green otherwise."""
+        return ("main",) if self.release.strategy == "rolling" else ("blue", "green")
+
+    @property
+    def dns_switched(self) -> bool:
+        """True when traffic moves by Route53 record weights instead of ALB weights."""
+        return bool(self.dns and self.dns.mode == "weighted")
+
+    def ecs_service_name(self, color: str) -> str:
+        return self.name if color == "main" else f"{self.name}-{color}"
+
+
+class DeployerConfig(Model):
+    version: Literal[1] = 1
+    defaults: dict[str, Any] = Field(
+        default_factory=dict, description="Fields merged into every service (a service's own value wins)."
+    )
+    services: dict[str, Service] = Field(min_length=1)
+
+    def service(self, name: str) -> Service:
+        return self.services[name]

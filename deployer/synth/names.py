@@ -1,0 +1,107 @@
+"""Names shared by the templates, provisioning and the release engine.
+
+Logical IDs, parameter and output names live here once, so the code that reads a live stack
+and the code that writes its template cannot drift apart. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+BOOTSTRAP_STACK = "deployer-bootstrap"
+RECORDS_TABLE_OUTPUT = "RecordsTable"
+
+PARAM_IMAGE = "ImageUri"
+PARAM_TEST_COLOR = "TestListenerColor"
+
+CLUSTER = "Cluster"
+TASK_DEFINITION = "TaskDefinition"
+EXECUTION_ROLE = "ExecutionRole"
+TASK_ROLE = "TaskRole"
+LOG_GROUP = "LogGroup"
+ALB_SECURITY_GROUP = "AlbSecurityGroup"
+TASK_SECURITY_GROUP = "TaskSecurityGroup"
+LISTENER = "Listener"
+TEST_LISTENER = "TestListener"
+LISTENER_RULE = "ListenerRule"
+RECORD = "Record"
+
+
+def stack_name(service_name: str) -> str:
+    return f"deployer-{service_name}"
+
+
+def cluster_stack_name(cluster: str) -> str:
+    return f"deployer-cluster-{cluster}"
+
+
+def title(color: str) -> str:
+    """`blue` -> `Blue`; the rolling service's only color `main` adds nothing to IDs."""
+    return "" if color == "main" else color.capitalize()
+
+
+def param_task_definition(color: str) -> str:
+    return f"{title(color)}TaskDefinitionArn"
+
+
+def param_desired_count(color: str) -> str:
+    return f"{title(color)}DesiredCount"
+
+
+def param_weight(color: str) -> str:
+    return f"{title(color)}Weight"
+
+
+def condition_live_task_definition(color: str) -> str:
+    return f"{title(color)}HasLiveTaskDefinition"
+
+
+def target_group(color: str) -> str:
+    return f"{title(color)}TargetGroup"
+
+
+def ecs_service(color: str) -> str:
+    return f"{title(color)}Service"
+
+
+def load_balancer(color: str | None = None) -> str:
+    """One ALB per service, or one per color when DNS switches the traffic."""
+    return f"{title(color)}LoadBalancer" if color else "LoadBalancer"
+
+
+def color_listener(color: str) -> str:
+    return f"{title(color)}Listener"
+
+
+def weighted_record(color: str) -> str:
+    return f"{title(color)}Record"
+
+
+def alarm_5xx(color: str) -> str:
+    return f"{title(color)}Target5xxAlarm"
+
+
+def alarm_p99(color: str) -> str:
+    return f"{title(color)}TargetP99Alarm"
+
+
+def output_service(color: str) -> str:
+    return f"{title(color)}ServiceName"
+
+
+def output_target_group(color: str) -> str:
+    return f"{title(color)}TargetGroupArn"
+
+
+def output_target_group_full_name(color: str) -> str:
+    return f"{title(color)}TargetGroupFullName"
+
+
+def output_load_balancer_full_name(color: str | None = None) -> str:
+    return f"{title(color) if color else ''}LoadBalancerFullName"
+
+
+OUTPUT_CLUSTER = "ClusterName"
+OUTPUT_LISTENER = "ListenerArn"  # the listener or rule that carries the weights
+OUTPUT_TEST_LISTENER = "TestListenerArn"
+OUTPUT_TASK_DEFINITION = "TaskDefinitionArn"
+OUTPUT_RECORD = "RecordName"
+OUTPUT_ZONE = "HostedZoneName"

@@ -1,0 +1,79 @@
+"""The ECS service(s): one for a rolling service, blue and green for canary/bluegreen. Pure.
+
+Task definition and desired count come from stack parameters (the live values, filled in by
+`provision`), so CloudFormation never moves a service off the revision a release put there.
+"""
+
+from __future__ import annotations
+
+from troposphere import If, Ref, Template
+from troposphere.ecs import (
+    AwsvpcConfiguration,
+    DeploymentCircuitBreaker,
+    DeploymentConfiguration,
+    DeploymentController,
+    LoadBalancer,
+    NetworkConfiguration,
+    PlacementConstraint,
+    PlacementStrategy,
+    Service as EcsService,
+)
+
+from deployer.spec import Service
+from deployer.synth import alb, names, network
+
+
+def add_services(t: Template, service: Service) -> None:
+    low, high = service.release.rolling.percents
+    for color in service.colors:
+        extra = {}
+        if service.placement is not None:
+            extra["PlacementStrategies"] = [
+                PlacementStrategy(Type=s.type, **({"Field": s.field} if s.field else {}))
+                for s in service.placement.strategies
+            ]
+            extra["PlacementConstraints"] = [
+                PlacementConstraint(Type=c.type, **({"Expression": c.expression} if c.expression else {}))
+                for c in service.placement.constraints
+            ]
+        t.add_resource(
+            EcsService(
+                names.ecs_service(color),
+                DependsOn=[alb.traffic_resource(service, color)],
+                ServiceName=service.ecs_service_name(color),
+                Cluster=service.cluster,
+                LaunchType=service.launch_type,
+                TaskDefinition=If(
+                    names.condition_live_task_definition(color),
+                    Ref(names.param_task_definition(color)),
+                    Ref(names.TASK_DEFINITION),
+                ),
+                DesiredCount=Ref(names.param_desired_count(color)),
+                HealthCheckGracePeriodSeconds=service.health_check.grace_period,
+                DeploymentController=DeploymentController(Type="ECS"),
+                DeploymentConfiguration=DeploymentConfiguration(
+                    MinimumHealthyPercent=low,
+                    MaximumPercent=high,
+                    DeploymentCircuitBreaker=DeploymentCircuitBreaker(
+                        Enable=service.release.circuit_breaker, Rollback=service.release.circuit_breaker
+                    ),
+                ),
+                LoadBalancers=[
+                    LoadBalancer(
+                        ContainerName=service.name,
+                        ContainerPort=service.container_port,
+                        TargetGroupArn=Ref(names.target_group(color)),
+                    )
+                ],
+                NetworkConfiguration=NetworkConfiguration(
+                    AwsvpcConfiguration=AwsvpcConfiguration(
+                        Subnets=list(service.network.subnets),
+                        SecurityGroups=network.task_security_groups(service),
+                        AssignPublicIp="ENABLED" if service.network.assign_public_ip else "DISABLED",
+                    )
+                ),
+                PropagateTags="SERVICE",
+                EnableECSManagedTags=True,
+                **extra,
+            )
+        )

@@ -1,0 +1,63 @@
+"""A tiny HTTP service standing in for a real container image (WSGI, served by werkzeug).
+
+`/` answers with its version, `/health` with 200. Faults come from the environment, so a
+release can bring a bad version without a new build:
+
+  APP_VERSION         what `/` reports (default "1")
+  PORT / HOST         where to listen (default 8080 on 127.0.0.1)
+  ERROR_RATE          fraction 0..1 of `/` requests answered 500
+  EXTRA_LATENCY_MS    milliseconds added to every `/` request
+  FAIL_HEALTH         "1": `/health` answers 503
+  CRASH_AT_START      "1": exit with status 3 before listening
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+
+
+def make_app(env: dict[str, str]):
+    version = env.get("APP_VERSION", "1")
+    name = env.get("APP_NAME", "app")
+    error_rate = float(env.get("ERROR_RATE", "0") or 0)
+    latency = float(env.get("EXTRA_LATENCY_MS", "0") or 0) / 1000.0
+    fail_health = env.get("FAIL_HEALTH", "") == "1"
+    rng = random.Random(env.get("SEED"))
+
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "/")
+        if path == "/health":
+            status = "503 Service Unavailable" if fail_health else "200 OK"
+            body = {"status": "failing" if fail_health else "ok", "version": version}
+        elif path == "/":
+            if latency:
+                time.sleep(latency)
+            if rng.random() < error_rate:
+                status, body = "500 Internal Server Error", {"error": "injected fault", "version": version}
+            else:
+                status, body = "200 OK", {"app": name, "version": version}
+        else:
+            status, body = "404 Not Found", {"error": "not found"}
+        data = json.dumps(body).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    return app
+
+
+def main() -> None:
+    env = dict(os.environ)
+    if env.get("CRASH_AT_START") == "1":
+        print("crashing at start as asked (CRASH_AT_START=1)", file=sys.stderr)
+        sys.exit(3)
+    from werkzeug.serving import run_simple
+
+    run_simple(env.get("HOST", "127.0.0.1"), int(env.get("PORT", "8080")), make_app(env), threaded=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""End-to-end tier: a real sandbox (moto server, task processes, proxies) on loopback.
+
+One sandbox for the session; every release goes through the `deployer` command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from deployer.sandbox import control, traffic
+from tests.conftest import EXAMPLES
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("sandbox")
+    from tests.functional.conftest import free_port
+
+    box = control.up(spec=HERE / "deployer.yaml", images=EXAMPLES / "sandbox-images.yaml", port=free_port(),
+                     proxy_base=20000 + os.getpid() % 20000, directory=directory, lifetime=1800)
+    try:
+        run(box, "bootstrap")
+        for service in ("web", "api", "roll-half", "roll-full"):
+            code, _, err = run(box, "provision", service)
+            assert code == 0, err
+        yield box
+    finally:
+        control.down(directory)
+
+
+def refreshed(box: control.Sandbox) -> control.Sandbox:
+    return control.find(box.directory) or box
+
+
+def run(box: control.Sandbox, *args: str, timeout: float = 300) -> tuple[int, dict | str, str]:
+    env = {**os.environ, **box.env()}
+    proc = subprocess.run([sys.executable, "-m", "deployer", "-o", "json", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    try:
+        out = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    except ValueError:
+        out = proc.stdout
+    return proc.returncode, out, proc.stderr
+
+
+def healthy_targets(box: control.Sandbox, service: str, color: str) -> int:
+    outputs = stack_outputs(box, service)
+    key = "TargetGroupArn" if color == "main" else f"{color.capitalize()}TargetGroupArn"
+    health = box.client("elbv2").describe_target_health(TargetGroupArn=outputs[key])["TargetHealthDescriptions"]
+    return sum(1 for t in health if t["TargetHealth"]["State"] == "healthy")
+
+
+def stack_outputs(box: control.Sandbox, service: str) -> dict:
+    stack = box.client("cloudformation").describe_stacks(StackName=f"deployer-{service}")["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def wait_until(predicate, timeout: float = 60.0, every: float = 0.25) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
+class Traffic:
+    """Background traffic to one service for the length of a test (bounded)."""
+
+    def __init__(self, box: control.Sandbox, service: str, rps: float, limit: float = 240):
+        self.stop = threading.Event()
+        self.result: traffic.TrafficResult | None = None
+        self.thread = threading.Thread(target=self._run, args=(box, service, rps, limit), daemon=True)
+
+    def _run(self, box, service, rps, limit):
+        self.result = traffic.run(refreshed(box), service, rps, limit, stop=self.stop)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=30)

@@ -1,0 +1,131 @@
+"""Releases in the sandbox with real processes and real HTTP traffic through the weighted proxies."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+
+import pytest
+
+from tests.e2e.conftest import Traffic, healthy_targets, refreshed, run, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def ready(box, service: str, color: str, count: int = 2) -> None:
+    assert wait_until(lambda: healthy_targets(box, service, color) >= count, timeout=60), f"{service} {color} not healthy"
+
+
+def live_color(box) -> str:
+    code, status, err = run(box, "status", "web")
+    assert code == 0, err
+    return max(status["colors"], key=lambda c: status["colors"][c]["weight"] or 0)
+
+
+def proxy_events(box) -> list[tuple[float, str]]:
+    lines = (box.directory / "proxy-events.log").read_text().splitlines()
+    return [(float(line.split(" ", 1)[0]), line.split(" ", 1)[1]) for line in lines]
+
+
+def test_good_canary_is_promoted(sandbox):
+    ready(sandbox, "web", live_color(sandbox))
+    with Traffic(sandbox, "web", rps=80) as t:
+        code, report, err = run(sandbox, "release", "web", "--image", "example/web:2", "--poll", "1s")
+    assert code == 0, err
+    assert report["result"] == "released" and report["live_color"] in ("blue", "green")
+    assert [s["verdict"] for s in report["steps"]][-1] == "PASS"
+    assert t.result.versions.get("2", 0) > 0
+
+
+def test_canary_with_20_percent_5xx_is_rolled_back_fast(sandbox):
+    live = live_color(sandbox)
+    ready(sandbox, "web", live)
+    with Traffic(sandbox, "web", rps=100):
+        code, report, err = run(sandbox, "release", "web", "--image", "example/web:3", "--poll", "1s")
+    assert code == 3, err
+    assert report["result"] == "rolled_back"
+    assert report["rollback_reason"].startswith(("error_rate_above_limit", "error_rate_above_baseline"))
+    fail = next(v for v in report["verdicts"] if v["outcome"] == "FAIL")
+    assert fail["weight"] == 10
+    shifted = next(e["at"] for e in report["events"] if e["text"].startswith("weights ") and "10" in e["text"])
+    period = 2
+    assert fail["at"] - shifted <= 2 * period + 3, "decided within two gate windows (plus metric delivery)"
+    # the proxy's own log: all traffic on the stable color within 1 s of the FAIL verdict
+    restored = [at for at, text in proxy_events(refreshed(sandbox)) if at >= fail["at"] and "=100" in text and "=0" in text]
+    assert restored and restored[0] - fail["at"] < 1.0, (fail["at"], restored[:3])
+    assert live_color(sandbox) == live
+
+
+def test_latency_regression_is_rolled_back(sandbox):
+    ready(sandbox, "web", live_color(sandbox))
+    with Traffic(sandbox, "web", rps=100):
+        code, report, err = run(sandbox, "release", "web", "--image", "example/web:4", "--poll", "1s")
+    assert code == 3, err
+    assert report["rollback_reason"].startswith("p99_above"), report["rollback_reason"]
+
+
+def test_crashing_tasks_are_rolled_back_before_any_traffic(sandbox):
+    live = live_color(sandbox)
+    ready(sandbox, "web", live)
+    with Traffic(sandbox, "web", rps=40) as t:
+        code, report, err = run(sandbox, "release", "web", "--image", "example/web:5", "--poll", "1s")
+    assert code == 3, err
+    assert report["rollback_reason"].startswith(("deployment_failed", "not_healthy")), report["rollback_reason"]
+    assert not any(e["text"].startswith("weights ") and "100" not in e["text"] for e in report["events"])
+    assert sum(n for s, n in t.result.statuses.items() if s >= 500) == 0
+    assert live_color(sandbox) == live
+
+
+def test_bluegreen_over_route53_weights(sandbox):
+    with Traffic(sandbox, "api", rps=40) as t:
+        code, report, err = run(sandbox, "release", "api", "--image", "example/api:2", "--poll", "1s")
+    assert code == 0, err
+    outputs_zone = "e2e.example.com."
+    route53 = sandbox.client("route53")
+    zone = next(z["Id"] for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == outputs_zone)
+    records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    weights = {r["SetIdentifier"]: r["Weight"] for r in records if "SetIdentifier" in r}
+    assert sorted(weights.values()) == [0, 100] and weights[report["live_color"]] == 100
+    assert t.result.versions.get("2", 0) > 0
+
+
+@pytest.mark.parametrize("service,count,floor", [("roll-half", 4, 2), ("roll-full", 2, 2)])
+def test_rolling_never_goes_below_its_healthy_floor(sandbox, service, count, floor):
+    ready(sandbox, service, "main", count)
+    samples: list[int] = []
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            samples.append(healthy_targets(sandbox, service, "main"))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    with Traffic(sandbox, service, rps=30):
+        code, report, err = run(sandbox, "release", service, "--image", "example/worker-web:2", "--poll", "1s")
+    stop.set()
+    sampler.join(timeout=5)
+    assert code == 0, err
+    assert len(samples) > 10 and min(samples) >= floor, samples
+
+
+def test_two_concurrent_releases_one_is_locked(sandbox):
+    ready(sandbox, "web", live_color(sandbox))
+    results = {}
+
+    def release(image):
+        results[image] = run(sandbox, "release", "web", "--image", image, "--poll", "1s")
+
+    with Traffic(sandbox, "web", rps=80):
+        threads = [threading.Thread(target=release, args=(image,)) for image in ("example/web:6", "example/web:7")]
+        for t in threads:
+            t.start()
+            time.sleep(0.3)
+        for t in threads:
+            t.join(timeout=300)
+    codes = sorted(code for code, _, _ in results.values())
+    assert codes == [0, 6], {k: (c, e[-300:]) for k, (c, _, e) in results.items()}
+    locked = next(r for c, r, _ in results.values() if c == 6)
+    assert locked["result"] == "locked" and "locked by" in locked["message"]

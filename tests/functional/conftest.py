@@ -1,0 +1,112 @@
+"""Functional tier: a real moto server on loopback (session-scoped, reset between tests)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import urllib.request
+
+import boto3
+import pytest
+
+from tests.conftest import EXAMPLES
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    from deployer.sandbox import moto_ext
+
+    moto_ext.install()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise here
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")}
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    yield endpoint
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def aws(moto_endpoint):
+    """A clean emulated account for each test."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10).read()
+    return moto_endpoint
+
+
+def client(name: str):
+    return boto3.client(name, region_name=REGION, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+
+
+@pytest.fixture
+def spec_path(aws, tmp_path):
+    """examples/deployer.yaml with a VPC, subnets and hosted zone that exist in the emulated account."""
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    a = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    b = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.2.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
+    client("route53").create_hosted_zone(Name="example.com", CallerReference="tests")
+    text = (EXAMPLES / "deployer.yaml").read_text()
+    text = text.replace("vpc-0a1b2c3d4e5f60001", vpc).replace("subnet-0a1b2c3d4e5f60001", a).replace("subnet-0a1b2c3d4e5f60002", b)
+    path = tmp_path / "deployer.yaml"
+    path.write_text(text)
+    return path
+
+
+class Recorder:
+    """A Progress that keeps what it was told."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.events: list = []
+
+    def line(self, text: str) -> None:
+        self.lines.append(text)
+
+    def event(self, event) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture
+def progress():
+    return Recorder()
+
+
+def no_sleep(_seconds: float) -> None:
+    return None
+
+
+@pytest.fixture
+def observer(aws):
+    from deployer.aws.cloudformation import CloudFormation
+    from deployer.aws.ecs import Ecs
+    from deployer.aws.elbv2 import Elbv2
+    from deployer.aws.route53 import Route53
+    from deployer.provision.observe import Observer
+
+    return Observer(
+        cloudformation=CloudFormation(client("cloudformation"), sleep=no_sleep),
+        ecs=Ecs(client("ecs"), sleep=no_sleep),
+        elbv2=Elbv2(client("elbv2"), sleep=no_sleep),
+        route53=Route53(client("route53"), sleep=no_sleep),
+    )

@@ -1,0 +1,115 @@
+"""The command line end to end (in process): exit codes, one-line errors, json output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deployer.cli import main
+from tests.conftest import EXAMPLES
+
+SPEC = str(EXAMPLES / "deployer.yaml")
+
+
+def cfn_lint(files: list[str]) -> subprocess.CompletedProcess:
+    """cfn-lint's own command, from the environment the tests run in."""
+    script = Path(sys.executable).with_name("cfn-lint")
+    command = [str(script)] if script.exists() else [shutil.which("cfn-lint") or "cfn-lint"]
+    return subprocess.run([*command, *files], capture_output=True, text=True, timeout=300)
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main([*args])
+        raise SystemExit(0)
+    out, err = capsys.readouterr()
+    return info.value.code or 0, out, err
+
+
+def test_validate_ok(capsys):
+    code, out, err = run(capsys, "-c", SPEC, "validate")
+    assert code == 0
+    assert out.strip().endswith("3 service(s) valid: web (canary), api (bluegreen), worker-web (rolling)")
+
+
+def test_validate_bad_spec_exit_2_one_line_per_problem(capsys, tmp_path):
+    bad = tmp_path / "deployer.yaml"
+    bad.write_text((EXAMPLES / "deployer.yaml").read_text().replace("strategy: canary", "strategy: yolo").replace("strategy: bluegreen\n      bake: 10s", "strategy: bluegreen\n      bake: never"))
+    code, out, err = run(capsys, "-c", str(bad), "validate")
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert lines == [
+        f"error: {bad}:39: services.web.release.strategy: expected 'rolling', 'canary' or 'bluegreen' (got 'yolo')",
+        f"{bad}:64: services.api.release.bake: expected a duration such as 30s, 2m or 1h30m (got 'never')",
+    ]
+    assert "Traceback" not in err
+
+
+def test_missing_file_and_unknown_service(capsys, tmp_path):
+    code, _, err = run(capsys, "-c", str(tmp_path / "nope.yaml"), "validate")
+    assert code == 2 and f"error: {tmp_path / 'nope.yaml'}: file not found" in err
+    code, _, err = run(capsys, "-c", SPEC, "synth", "shop", "-d", str(tmp_path))
+    assert code == 2 and "error: no service 'shop' (services: api, web, worker-web)" in err
+
+
+def test_bad_flag_is_usage_error(capsys):
+    code, _, err = run(capsys, "-c", SPEC, "synth", "--format", "xml")
+    assert code == 2 and "Invalid value for '--format'" in err
+
+
+def test_json_output_for_machines(capsys):
+    code, out, _ = run(capsys, "-c", SPEC, "-o", "json", "validate")
+    assert code == 0 and json.loads(out) == {"result": "valid", "file": SPEC, "services": ["web", "api", "worker-web"]}
+
+
+def test_schema_is_json_schema(capsys):
+    code, out, _ = run(capsys, "schema")
+    schema = json.loads(out)
+    assert code == 0 and schema["title"] == "deployer.yaml" and "Service" in schema["$defs"]
+
+
+def test_synth_writes_templates_that_cfn_lint_accepts(capsys, tmp_path):
+    code, out, _ = run(capsys, "-c", SPEC, "synth", "-d", str(tmp_path))
+    files = out.split()
+    assert code == 0 and sorted(p.rsplit("/", 1)[1] for p in files) == sorted(
+        ["bootstrap.template.json", "cluster-demo.template.json", "web.template.json", "api.template.json", "worker-web.template.json"]
+    )
+    lint = cfn_lint(files)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert lint.stdout == ""
+
+
+def test_synth_yaml_lints_clean(capsys, tmp_path):
+    code, out, _ = run(capsys, "-c", SPEC, "synth", "web", "--format", "yaml", "-d", str(tmp_path))
+    assert code == 0
+    lint = cfn_lint(out.split())
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_provision_without_region_is_a_config_error(capsys, monkeypatch):
+    for var in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    code, _, err = run(capsys, "-c", SPEC, "provision", "web")
+    assert code == 2
+    assert err.splitlines() == ["error: no AWS region set", "hint: set AWS_REGION or pass --region"]
+
+
+def test_provision_dry_run_against_moto(capsys, spec_path):
+    code, out, err = run(capsys, "-c", str(spec_path), "-o", "json", "provision", "worker-web", "--dry-run")
+    assert code == 0, err
+    report = json.loads(out)
+    assert [s["action"] for s in report["stacks"]] == ["dry-run", "dry-run"]
+    assert "deployer-worker-web: dry run, change set deleted, nothing changed" in err
+
+
+def test_help_is_fast_because_imports_are_lazy():
+    """`deployer --help` must not import boto3, pydantic or troposphere (see benchmarks/cli_startup.py)."""
+    code = "import sys; from deployer.cli import cli; print(sorted(m for m in ('boto3','pydantic','troposphere','botocore') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip() == "[]"
