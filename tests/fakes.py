@@ -34,6 +34,7 @@ class FakeColor:
     state: str = "COMPLETED"
     reason: str = ""
     polls_left: int = 0
+    previous: str = ""
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Behaviour:
     error_rate: float = 0.01
     p99_ms: float = 100.0
     crashes: bool = False  # tasks never become healthy; ECS circuit breaker trips
+    breaker_rollback: bool = False  # ...and puts the previous revision back as PRIMARY
 
 
 @dataclass
@@ -85,7 +87,7 @@ class FakeTarget:
         c = self.colors[color]
         if c.task_definition == task_definition and c.desired == count and c.state == "COMPLETED":
             return
-        c.task_definition, c.desired = task_definition, count
+        c.previous, c.task_definition, c.desired = c.task_definition, task_definition, count
         c.state, c.reason, c.polls_left = "IN_PROGRESS", "", self.start_polls
         self._settle(color)
 
@@ -96,7 +98,12 @@ class FakeTarget:
         if c.polls_left > 0:
             c.polls_left -= 1
             return
-        if self.behaviour.get(c.task_definition, Behaviour()).crashes:
+        behaviour = self.behaviour.get(c.task_definition, Behaviour())
+        if behaviour.crashes and behaviour.breaker_rollback:
+            c.task_definition, c.running, c.healthy = c.previous, 0, 0
+            c.reason = "ECS deployment circuit breaker: rolling back to the previous deployment."
+            return
+        if behaviour.crashes:
             c.state, c.reason = "FAILED", "ECS deployment circuit breaker: tasks failed to start."
             c.running = c.healthy = 0
             return

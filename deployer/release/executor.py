@@ -291,6 +291,9 @@ class Executor:
             self.progress.line(f"    {step.color}: running {rollout.running}/{step.count}, healthy {healthy}, {rollout.rollout_state}")
             if rollout.rollout_state == "FAILED":
                 raise StepFailed("deployment_failed", f"{step.color} deployment failed: {rollout.rollout_reason or 'tasks keep stopping'}")
+            if expected and rollout.task_definition != expected:
+                # the circuit breaker put the previous revision back as PRIMARY
+                raise StepFailed("circuit_breaker", f"{step.color}: {rollout.rollout_reason or 'ECS replaced ' + short(expected)}")
             if rollout.running >= step.count and healthy >= step.count and (not expected or rollout.task_definition == expected):
                 return
             if self.clock() >= deadline:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -42,15 +43,23 @@ def refreshed(box: control.Sandbox) -> control.Sandbox:
     return control.find(box.directory) or box
 
 
-def run(box: control.Sandbox, *args: str, timeout: float = 300) -> tuple[int, dict | str, str]:
+def run(box: control.Sandbox, *args: str, timeout: float = 180) -> tuple[int, dict | str, str]:
+    """Run the command line; past `timeout` it gets SIGINT (as from Ctrl-C), so it restores traffic
+    and frees the lock instead of leaving a half-done release to the next test."""
     env = {**os.environ, **box.env()}
-    proc = subprocess.run([sys.executable, "-m", "deployer", "-o", "json", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.Popen([sys.executable, "-m", "deployer", "-o", "json", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        out = json.loads(proc.stdout) if proc.stdout.strip() else {}
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+        pytest.fail(f"deployer {' '.join(args)} still running after {timeout:.0f}s; interrupted:\n{stderr[-3000:]}")
+    try:
+        out = json.loads(stdout) if stdout.strip() else {}
     except ValueError:
-        out = proc.stdout
-    return proc.returncode, out, proc.stderr
+        out = stdout
+    return proc.returncode, out, stderr
 
 
 def healthy_targets(box: control.Sandbox, service: str, color: str) -> int:

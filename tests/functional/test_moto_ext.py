@@ -37,14 +37,17 @@ def test_stack_from_change_set_has_outputs_and_parameters(aws):
 
 
 def test_alb_and_target_group_full_names(spec_path):
-    """AWS: LoadBalancerFullName is `app/<name>/<id>`, TargetGroupFullName is `targetgroup/<name>/<id>`."""
+    """AWS: LoadBalancerFullName is `app/<name>/<id>`, TargetGroupFullName is `targetgroup/<name>/<id>`;
+    TargetGroupAttributes from the template apply (the deregistration delay)."""
     ec2 = client("ec2")
     vpc = ec2.describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.0.0.0/16"]}])["Vpcs"][0]["VpcId"]
     subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
     template = {
         "Resources": {
             "Alb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {"Subnets": subnets}},
-            "Tg": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {"VpcId": vpc, "Port": 80, "Protocol": "HTTP"}},
+            "Tg": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {
+                "VpcId": vpc, "Port": 80, "Protocol": "HTTP",
+                "TargetGroupAttributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "7"}]}},
         },
         "Outputs": {
             "Lb": {"Value": {"Fn::GetAtt": ["Alb", "LoadBalancerFullName"]}},
@@ -60,6 +63,8 @@ def test_alb_and_target_group_full_names(spec_path):
     assert outputs["Lb"] == lb_arn.split(":loadbalancer/")[1] and outputs["Lb"].startswith("app/")
     assert outputs["Tg"] == tg_arn.split(":")[-1] and outputs["Tg"].startswith("targetgroup/")
     assert outputs["Zone"] == "Z35SXDOTRQ7X7K"
+    attributes = client("elbv2").describe_target_group_attributes(TargetGroupArn=tg_arn)["Attributes"]
+    assert {a["Key"]: a["Value"] for a in attributes}["deregistration_delay.timeout_seconds"] == "7"
 
 
 def test_updating_one_weighted_record_keeps_the_other(aws):

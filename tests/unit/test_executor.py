@@ -80,6 +80,18 @@ def test_crashing_tasks_never_get_traffic(web, clock):
     assert target.weights_now == {"blue": 100, "green": 0}
 
 
+def test_breaker_rolling_the_idle_color_back_is_noticed_at_once(web, clock):
+    """ECS's own rollback makes the old revision PRIMARY again (IN_PROGRESS, never FAILED)."""
+    target = FakeTarget.colors_service(clock, behaviour={"example/web:5": Behaviour(crashes=True, breaker_rollback=True)})
+    ex = make(web, target, clock)
+    started = clock()
+    with pytest.raises(RolledBack):
+        releases.release(ex, request_from_spec(web, "example/web:5"), actor="tester")
+    assert ex.journal.latest("web").reason.startswith("circuit_breaker")
+    assert clock() - started < 30, "not after the health timeout"
+    assert target.weights_now == {"blue": 100, "green": 0}
+
+
 def test_rolling_release_and_circuit_breaker(examples_config, clock):
     worker = examples_config.services["worker-web"]
     target = FakeTarget.rolling_service(clock)

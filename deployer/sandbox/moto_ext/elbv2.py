@@ -4,6 +4,8 @@ AWS documents for AWS::ElasticLoadBalancingV2::LoadBalancer the attributes LoadB
 (`app/<name>/<id>`, the CloudWatch dimension), CanonicalHostedZoneID and SecurityGroups; for
 AWS::ElasticLoadBalancingV2::TargetGroup, TargetGroupFullName (`targetgroup/<name>/<id>`) and
 TargetGroupName. moto 5.2.5 raises NotImplementedError for them, which drops stack outputs.
+It also ignores a target group's TargetGroupAttributes in CloudFormation, so every group drained
+for the default 300 s whatever the template said.
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ def install() -> None:
             return list(self.load_balancer_arns)
         raise UnformattedGetAttTemplateException()
 
+    tg_create = FakeTargetGroup.create_from_cloudformation_json.__func__
+
+    def tg_create_with_attributes(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        group = tg_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        for attribute in cloudformation_json["Properties"].get("TargetGroupAttributes") or []:
+            group.attributes[attribute["Key"]] = str(attribute["Value"])
+        return group
+
+    FakeTargetGroup.create_from_cloudformation_json = classmethod(tg_create_with_attributes)
     FakeLoadBalancer.get_cfn_attribute = lb_attribute
     FakeTargetGroup.get_cfn_attribute = tg_attribute
     FakeTargetGroup.has_cfn_attr = classmethod(lambda cls, attr: attr in ("TargetGroupFullName", "TargetGroupName", "LoadBalancerArns"))
