@@ -172,6 +172,12 @@ class RecordingProgress:
     def step(self, index: int, total: int, text: str) -> None:
         self.lines.append(f"[{index}/{total}] {text}")
 
+    def untrusted(self, text: str) -> None:
+        self.lines.append(text)
+
+    def close(self) -> None:
+        pass
+
     def verdict(self, step: str, data: dict) -> None:
         self.verdicts.append(data)
 

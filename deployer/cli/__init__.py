@@ -32,7 +32,10 @@ def cli(ctx, config_path, region, profile, endpoint_url, output, debug):
     """Release ECS services safely: synth, provision, and rolling, canary or blue/green releases."""
     from deployer.cli.factory import Factory
 
-    ctx.obj = Factory(config_path=config_path, region=region, profile=profile, endpoint_url=endpoint_url, output=output)
+    import os
+
+    ctx.obj = Factory(config_path=config_path, region=region, profile=profile, endpoint_url=endpoint_url, output=output,
+                      github=os.environ.get("GITHUB_ACTIONS") == "true")
     ctx.meta["debug"] = debug
 
 

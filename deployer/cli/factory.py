@@ -13,6 +13,7 @@ class Factory:
     profile: str | None = None
     endpoint_url: str | None = None
     output: str = "text"
+    github: bool = False  # GitHub Actions mode (GITHUB_ACTIONS=true)
     _clients: object = field(default=None, init=False, repr=False)
 
     def config(self):
@@ -98,7 +99,10 @@ class Factory:
         import time
 
         from deployer.release.executor import Executor, Settings
-        from deployer.reporting.text import ReleaseTextProgress
+        if self.github:
+            from deployer.reporting.github import GithubProgress as ReleaseTextProgress
+        else:
+            from deployer.reporting.text import ReleaseTextProgress
 
         stop = stop or threading.Event()
         journal = self.journal()

@@ -56,6 +56,7 @@ def _finish(factory, service_name: str, journal, call) -> None:
         record = call()
     except Locked as exc:
         data = {"result": "locked", "exit_code": ExitCode.LOCKED, "service": service_name, "message": exc.message}
+        _publish_ci(factory, data)
         if factory.output == "json":
             click.echo(json.dumps(data, indent=2))
         raise
@@ -65,6 +66,7 @@ def _finish(factory, service_name: str, journal, call) -> None:
         if record is None:
             raise
     data = report(record)
+    _publish_ci(factory, data)
     if factory.output == "json":
         click.echo(json.dumps(data, indent=2, default=str))
     else:
@@ -74,6 +76,17 @@ def _finish(factory, service_name: str, journal, call) -> None:
         for i, line in enumerate(error.lines()):
             click.echo(("error: " if i == 0 else "") + line, err=True)
         sys.exit(error.exit_code)
+
+
+def _publish_ci(factory, data: dict) -> None:
+    """In GitHub Actions: close the last group, write the step outputs and the summary."""
+    if factory.github:
+        import os
+
+        from deployer.reporting.github import publish
+
+        click.echo("::endgroup::", err=True)
+        publish(data, os.environ)
 
 
 def register(cli: click.Group) -> None:

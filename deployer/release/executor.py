@@ -312,7 +312,7 @@ class Executor:
                 if event_id not in seen_events:
                     seen_events.add(event_id)
                     if not first:
-                        self.progress.line(f"    ecs: {message}")
+                        self.progress.untrusted(f"    ecs: {message}")
             first = False
             self.progress.line(f"    {step.color}: running {rollout.running}/{rollout.desired}, pending {rollout.pending}, "
                                f"failed {rollout.failed_tasks}, {rollout.rollout_state}, floor {low}%")

@@ -13,6 +13,13 @@ class TextProgress:
         if not self.quiet:
             click.echo(text, err=True)
 
+    def untrusted(self, text: str) -> None:
+        """Text from outside (ECS events): shown as is; CI modes make sure it is never obeyed."""
+        self.line(text)
+
+    def close(self) -> None:
+        """Output is complete (CI modes close what they opened)."""
+
     def event(self, event) -> None:
         if not self.quiet:
             line = event.line()
