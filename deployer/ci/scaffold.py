@@ -1,0 +1,87 @@
+"""`deployer pipelines init`: the pipeline files for one service, rendered from `templates/`.
+
+Rendering is pure (spec in, {path: text} out); `write` is the only I/O and never overwrites a
+file unless asked. Templates use [[ ]] and [% %] so that GitHub's own ${{ }} passes through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from deployer import __version__
+from deployer.errors import UsageError
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEMPLATES = ROOT / "templates"
+ACTION = ROOT / "pipelines" / "github" / "action.yml"
+
+
+@dataclass(frozen=True)
+class Scaffold:
+    service: str
+    strategy: str
+    steps: str  # canary weights with a pause before 100, e.g. "10,25,50,pause,100"
+    config: str
+    region: str
+    registry: str
+
+
+def canary_steps_with_approval(steps: list) -> str:
+    """The spec's weights with a `pause` before the last, where the Jenkins approval promotes."""
+    weights = [s for s in steps if s != "pause"]
+    if len(weights) < 2:
+        return ",".join(map(str, weights))
+    return ",".join(map(str, weights[:-1] + ["pause", weights[-1]]))
+
+
+def scaffold_for(service, config_path: str, region: str | None, registry: str | None) -> Scaffold:
+    region = region or "eu-west-1"
+    return Scaffold(
+        service=service.name,
+        strategy=service.release.strategy,
+        steps=canary_steps_with_approval(list(service.release.steps)),
+        config=config_path,
+        region=region,
+        registry=registry or f"123456789012.dkr.ecr.{region}.amazonaws.com",
+    )
+
+
+def _environment() -> jinja2.Environment:
+    if not TEMPLATES.is_dir():
+        raise UsageError(f"pipeline templates not found at {TEMPLATES}", hint="run deployer from its source checkout")
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+        variable_start_string="[[", variable_end_string="]]", block_start_string="[%", block_end_string="%]",
+        comment_start_string="[#", comment_end_string="#]", trim_blocks=True, lstrip_blocks=True, autoescape=False,
+    )
+
+
+def render(ci: str, s: Scaffold) -> dict[str, str]:
+    """Relative path -> file text, for `ci` = github | jenkins."""
+    env = _environment()
+    values = {"version": __version__, **s.__dict__}
+    if ci == "github":
+        return {
+            ".github/actions/deployer/action.yml": ACTION.read_text(),
+            ".github/workflows/deployer-release.yml": env.get_template("github/deployer-release.yml.j2").render(values),
+            f".github/workflows/release-{s.service}.yml": env.get_template("github/release-service.yml.j2").render(values),
+        }
+    if ci == "jenkins":
+        return {"Jenkinsfile": env.get_template("jenkins/Jenkinsfile.j2").render(values)}
+    raise UsageError(f"--ci {ci}: expected github or jenkins")
+
+
+def write(files: dict[str, str], directory: Path, force: bool) -> list[Path]:
+    """Write every file, or none: existing files stop it unless `force`."""
+    targets = {directory / rel: text for rel, text in files.items()}
+    existing = [p for p, text in targets.items() if p.exists() and p.read_text() != text]
+    if existing and not force:
+        raise UsageError(f"{', '.join(str(p) for p in existing)}: already there and different",
+                         hint="--force overwrites; or move them aside and compare")
+    for path, text in targets.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return list(targets)
