@@ -94,11 +94,12 @@ def provision(factory, service, dry_run):
     _emit(factory, report.to_dict(), "provision: " + ", ".join(f"{r.stack} {r.action}" for r in report.results))
 
 
-from deployer.cli import pipelines_cmds, release_cmds, sandbox_cmds  # noqa: E402  (commands only; imports stay lazy)
+from deployer.cli import pipelines_cmds, release_cmds, sandbox_cmds, webhook_cmds  # noqa: E402  (imports stay lazy)
 
 release_cmds.register(cli)
 sandbox_cmds.register(cli)
 pipelines_cmds.register(cli)
+webhook_cmds.register(cli)
 
 
 def _emit(factory, data: dict, text: str) -> None:
