@@ -45,7 +45,7 @@ services:
     container_port: 8080
     desired_count: 2
     deregistration_delay: 1s
-    health_check: {path: /health, interval: 2s, timeout: 1s, healthy_threshold: 2, unhealthy_threshold: 2, grace_period: 5s}
+    health_check: {path: /health, interval: 5s, timeout: 2s, healthy_threshold: 2, unhealthy_threshold: 2, grace_period: 5s}
     network: {vpc: vpc-0be0000000000000a, subnets: [subnet-0be0000000000000a, subnet-0be0000000000000b]}
     load_balancer: {listener: {port: 80}}
     release:
@@ -75,8 +75,8 @@ def free_port() -> int:
 
 
 def deployer(box: control.Sandbox, spec: Path, *args: str) -> tuple[int, dict, str]:
-    env = {**os.environ, **box.env()}
-    proc = subprocess.run([sys.executable, "-m", "deployer", "-c", str(spec), "-o", "json", *args], env=env,
+    env = {**os.environ, **box.env()}  # DEPLOYER_CONFIG: the sandbox's copy of the spec, with its VPC and subnet IDs
+    proc = subprocess.run([sys.executable, "-m", "deployer", "-o", "json", *args], env=env,
                           capture_output=True, text=True, timeout=600)
     try:
         return proc.returncode, json.loads(proc.stdout or "{}"), proc.stderr
@@ -119,6 +119,11 @@ def run_sandbox_trials(runs: int) -> None:
                 code, _, err = deployer(box, spec, *args)
                 if code != 0:
                     raise SystemExit(f"{' '.join(args)} failed:\n{err[-2000:]}")
+            # warm up: the proxy for the new listener is up and serving before the first trial
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (control.find(box.directory) or box).state.get("proxies"):
+                time.sleep(0.5)
+            traffic.run(control.find(box.directory) or box, "web", RPS, 5)
             base = 1
             print(f"sandbox gate trials: {runs} releases of each kind at {RPS} rps, 10% canary, 5 s windows")
             for k, (name, (_, wrong)) in enumerate(KINDS.items()):
