@@ -39,7 +39,7 @@ def read_outputs(text: str) -> dict[str, str]:
 
 def test_summary_matches_golden(examples_config):
     text = github.summary_markdown(rolled_back_report(examples_config))
-    if os.environ.get("UPDATE_GOLDEN"):
+    if os.environ.get("DEPLOYER_UPDATE_GOLDEN") == "1":
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text()
 
