@@ -16,6 +16,7 @@ class GroupMetrics:
     errors: tuple[float, ...]
     p99_seconds: tuple[float, ...]
     p50_seconds: tuple[float, ...] = ()
+    connection_errors: tuple[float, ...] = ()  # requests the target never answered (the ALB's 502s)
 
 
 class CloudWatch(Adapter):
@@ -31,6 +32,7 @@ class CloudWatch(Adapter):
             for metric, stat, suffix in (
                 ("RequestCount", "Sum", "req"),
                 ("HTTPCode_Target_5XX_Count", "Sum", "err"),
+                ("TargetConnectionErrorCount", "Sum", "cer"),
                 ("TargetResponseTime", "p99", "p99"),
                 ("TargetResponseTime", "p50", "p50"),
             ):
@@ -54,7 +56,8 @@ class CloudWatch(Adapter):
             if not token:
                 break
         return {
-            key: GroupMetrics(tuple(values[f"req{i}"]), tuple(values[f"err{i}"]), tuple(values[f"p99{i}"]), tuple(values[f"p50{i}"]))
+            key: GroupMetrics(tuple(values[f"req{i}"]), tuple(values[f"err{i}"]), tuple(values[f"p99{i}"]),
+                              tuple(values[f"p50{i}"]), tuple(values[f"cer{i}"]))
             for i, key in enumerate(sorted(groups))
         }
 

@@ -369,12 +369,20 @@ class Executor:
         if self.service.dns_switched:
             self.progress.line(f"    DNS weights set; clients may keep the old answer up to {self.service.dns.ttl}s (TTL)")
 
+    def _check_canary_serving(self, canary: str) -> None:
+        """A canary that takes traffic with no healthy target left (its tasks died) fails at once:
+        its requests go to no target, so they never reach the target group's metrics."""
+        weight = (self.record.weights or {}).get(canary, 0)
+        if weight > 0 and self.target.healthy(canary) == 0:
+            raise StepFailed(Reason.CANARY_UNHEALTHY, f"{canary} has no healthy targets left while serving {weight}% of the traffic")
+
     def _bake(self, step: Bake, index, rollback=False) -> None:
         canary = self.plan.target
         baseline = self.plan.live
         end = self.clock() + step.seconds
         while self.clock() < end:
             self._wait(min(self.settings.poll, end - self.clock()))
+            self._check_canary_serving(canary)
             weights = self.record.weights or {}
             base = baseline if weights.get(baseline, 0) > 0 else None
             v = self._evaluate(canary, base)
@@ -387,6 +395,7 @@ class Executor:
         gates = self.service.release.gates
         inconclusive = 0
         while True:
+            self._check_canary_serving(step.canary)
             v = self._evaluate(step.canary, step.baseline)
             self._record_verdict(index, step.weight, v)
             self.progress.line(self._poll_line(step.canary, step.baseline, v))

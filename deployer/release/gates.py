@@ -38,6 +38,7 @@ class Reason:
     P99_ABOVE_BASELINE = "p99_above_baseline"
     P50_ABOVE_BASELINE = "p50_above_baseline"
     ALARM = "alarm"
+    CANARY_UNHEALTHY = "canary_unhealthy"
     HEALTHY = "healthy"
 
 

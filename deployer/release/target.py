@@ -101,7 +101,10 @@ class ServiceTarget:
         for color, m in metrics.items():
             p99 = max(m.p99_seconds) * 1000 if m.p99_seconds else None  # the worst period: conservative
             p50 = statistics.median(m.p50_seconds) * 1000 if m.p50_seconds else None
-            out[color] = WindowStats(int(sum(m.requests)), int(sum(m.errors)), p99, p50)
+            # a canary task that crashed answers nothing: its refused connections are errors too
+            requests = int(sum(m.requests))
+            errors = min(requests, int(sum(m.errors) + sum(m.connection_errors)))
+            out[color] = WindowStats(requests, errors, p99, p50)
         return out
 
     def alarms_in_alarm(self, alarm_names: list[str]) -> list[str]:

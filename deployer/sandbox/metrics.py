@@ -1,5 +1,7 @@
-"""The metrics feeder: per target group RequestCount, HTTPCode_Target_5XX_Count and
-TargetResponseTime into the emulated CloudWatch (AWS/ApplicationELB), once a second.
+"""The metrics feeder: per target group RequestCount, HTTPCode_Target_5XX_Count,
+TargetConnectionErrorCount and TargetResponseTime into the emulated CloudWatch
+(AWS/ApplicationELB), once a second. As on AWS, a request whose target did not answer counts in
+RequestCount and TargetConnectionErrorCount, not in the target's 5xx or its response time.
 
 It publishes through the CloudWatch API like any client. As on AWS, nothing is published for
 an idle target group and the 5xx count only when there were 5xx answers.
@@ -37,11 +39,16 @@ def datums(samples: list[Sample]) -> list[dict]:
         stamp = datetime.fromtimestamp(second, timezone.utc)
         common = {"Dimensions": dims, "Timestamp": stamp, "StorageResolution": 1}
         out.append({"MetricName": "RequestCount", "Value": float(len(group)), "Unit": "Count", **common})
-        errors = sum(1 for s in group if s.status >= 500)
+        answered = [s for s in group if not s.connection_error]
+        errors = sum(1 for s in answered if s.status >= 500)
         if errors:
             out.append({"MetricName": "HTTPCode_Target_5XX_Count", "Value": float(errors), "Unit": "Count", **common})
-        values, counts = latency_values([s.seconds for s in group])
-        out.append({"MetricName": "TargetResponseTime", "Values": values, "Counts": counts, "Unit": "Seconds", **common})
+        refused = len(group) - len(answered)
+        if refused:
+            out.append({"MetricName": "TargetConnectionErrorCount", "Value": float(refused), "Unit": "Count", **common})
+        if answered:
+            values, counts = latency_values([s.seconds for s in answered])
+            out.append({"MetricName": "TargetResponseTime", "Values": values, "Counts": counts, "Unit": "Seconds", **common})
     return out
 
 

@@ -32,6 +32,7 @@ class Sample:
     status: int
     seconds: float
     at: float
+    connection_error: bool = False  # the target did not answer: the ALB's 502, TargetConnectionErrorCount
 
 
 @dataclass
@@ -139,6 +140,7 @@ class ListenerProxy:
             out_headers = [(k, v) for k, v in upstream.getheaders() if k.lower() not in HOP_BY_HOP]
             connection.close()
         except OSError:
+            self.recorder.add(Sample(group_arn, self.load_balancer, 502, time.monotonic() - started, time.time(), True))
             return Response("502 Bad Gateway\n", status=502)
         elapsed = time.monotonic() - started
         self.recorder.add(Sample(group_arn, self.load_balancer, status, elapsed, time.time()))

@@ -9,6 +9,7 @@ release can bring a bad version without a new build:
   EXTRA_LATENCY_MS    milliseconds added to every `/` request
   FAIL_HEALTH         "1": `/health` answers 503
   CRASH_AT_START      "1": exit with status 3 before listening
+  CRASH_AFTER_SECONDS exit with status 3 this long after starting (a task that dies while serving)
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def main() -> None:
         print("crashing at start as asked (CRASH_AT_START=1)", file=sys.stderr)
         sys.exit(3)
     from werkzeug.serving import run_simple
+
+    if env.get("CRASH_AFTER_SECONDS"):
+        import threading
+
+        def crash() -> None:
+            print("crashing while serving, as asked (CRASH_AFTER_SECONDS)", file=sys.stderr, flush=True)
+            os._exit(3)
+
+        threading.Timer(float(env["CRASH_AFTER_SECONDS"]), crash).start()
 
     run_simple(env.get("HOST", "127.0.0.1"), int(env.get("PORT", "8080")), make_app(env), threaded=True)
 

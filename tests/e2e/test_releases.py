@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import datetime
@@ -75,6 +76,19 @@ def test_crashing_tasks_are_rolled_back_before_any_traffic(sandbox):
     assert not any(e["text"].startswith("weights ") and "100" not in e["text"] for e in report["events"])
     assert sum(n for s, n in t.result.statuses.items() if s >= 500) == 0
     assert live_color(sandbox) == live
+
+
+def test_tasks_crashing_while_serving_the_canary_are_rolled_back(sandbox):
+    live = live_color(sandbox)
+    ready(sandbox, "web", live)
+    with Traffic(sandbox, "web", rps=100) as t:
+        code, report, err = run(sandbox, "release", "web", "--image", "example/web:8", "--poll", "1s")
+    assert code == 3, err
+    assert any(re.fullmatch(r"weights .* 10(, .*)?", e["text"]) for e in report["events"]), "the canary took traffic"
+    assert report["rollback_reason"].split(":")[0] in (
+        "canary_unhealthy", "error_rate_above_limit", "error_rate_above_baseline"), report["rollback_reason"]
+    assert live_color(sandbox) == live
+    assert t.result.versions.get("8", 0) > 0
 
 
 def test_bluegreen_over_route53_weights(sandbox):

@@ -92,6 +92,26 @@ def test_breaker_rolling_the_idle_color_back_is_noticed_at_once(web, clock):
     assert target.weights_now == {"blue": 100, "green": 0}
 
 
+def test_canary_whose_tasks_die_while_serving_fails_at_once(web, clock):
+    """Requests to a target group with no healthy target never reach its metrics: the gate would
+    only see a quiet canary. The executor checks the canary's targets at every poll."""
+
+    class DyingCanary(FakeTarget):
+        def set_weights(self, weights):
+            seen = super().set_weights(weights)
+            if 0 < weights.get("green", 0) < 100:
+                self.colors["green"].healthy = 0  # the tasks crash once they take traffic
+            return seen
+
+    target = DyingCanary.colors_service(clock)
+    ex = make(web, target, clock)
+    started = clock()
+    with pytest.raises(RolledBack):
+        releases.release(ex, request_from_spec(web, "example/web:8"), actor="tester")
+    assert ex.journal.latest("web").reason.startswith("canary_unhealthy: green has no healthy targets")
+    assert clock() - started < 60 and target.weights_now == {"blue": 100, "green": 0}
+
+
 def test_rolling_release_and_circuit_breaker(examples_config, clock):
     worker = examples_config.services["worker-web"]
     target = FakeTarget.rolling_service(clock)

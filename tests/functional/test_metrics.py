@@ -1,0 +1,47 @@
+"""ALB metrics end to end without traffic: the sandbox's feeder publishes samples through the
+CloudWatch API (moto server), the CloudWatch adapter reads them back in one GetMetricData call."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from deployer.aws.cloudwatch import CloudWatch
+from deployer.sandbox.metrics import MetricsFeeder, datums
+from deployer.sandbox.proxy import Recorder, Sample
+from tests.functional.conftest import client
+
+LB = "app/web/0123456789abcdef"
+TG_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-green/0123456789abcdef"
+TG = "targetgroup/web-green/0123456789abcdef"
+
+
+def samples(at: float) -> list[Sample]:
+    ok = [Sample(TG_ARN, LB, 200, 0.010 + i / 10_000, at) for i in range(90)]
+    failed = [Sample(TG_ARN, LB, 500, 0.020, at) for _ in range(6)]
+    refused = [Sample(TG_ARN, LB, 502, 0.001, at, connection_error=True) for _ in range(4)]
+    return ok + failed + refused
+
+
+def test_refused_connections_count_as_requests_not_as_target_5xx_or_latency():
+    by_name = {d["MetricName"]: d for d in datums(samples(1_800_000_000.5))}
+    assert by_name["RequestCount"]["Value"] == 100
+    assert by_name["HTTPCode_Target_5XX_Count"]["Value"] == 6
+    assert by_name["TargetConnectionErrorCount"]["Value"] == 4
+    assert sum(by_name["TargetResponseTime"]["Counts"]) == 96
+    only_refused = {d["MetricName"] for d in datums([Sample(TG_ARN, LB, 502, 0.001, 1.0, True)])}
+    assert only_refused == {"RequestCount", "TargetConnectionErrorCount"}
+
+
+def test_published_metrics_come_back_through_the_adapter(aws):
+    now = time.time()
+    second = float(int(now) - 5)
+    recorder = Recorder()
+    for s in samples(second + 0.5):
+        recorder.add(s)
+    assert MetricsFeeder(recorder, client("cloudwatch")).flush(now) == 4
+    metrics = CloudWatch(client("cloudwatch")).target_group_metrics(
+        {"green": (LB, TG)}, datetime.fromtimestamp(second - 60, timezone.utc), datetime.fromtimestamp(now + 60, timezone.utc), 60)
+    green = metrics["green"]
+    assert sum(green.requests) == 100 and sum(green.errors) == 6 and sum(green.connection_errors) == 4
+    assert 0.010 <= green.p50_seconds[0] <= 0.0150 and 0.015 <= green.p99_seconds[0] <= 0.021
