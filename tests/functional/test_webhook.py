@@ -253,3 +253,21 @@ def test_bad_hooks_file_names_file_line_and_field(tmp_path):
         load_hooks(path)
     assert any(line.startswith(f"{path}:3: releases.0.image: expected `{{tag}}`") for line in info.value.lines()), info.value.lines()
 
+
+
+@pytest.mark.parametrize("args,env,first_line", [
+    (["--config", "missing.yaml"], {"DEPLOYER_WEBHOOK_SECRET": SECRET.decode()}, "error: missing.yaml: file not found"),
+    (["--config", str(ROOT / "examples" / "hooks.yaml")], {}, "error: DEPLOYER_WEBHOOK_SECRET: the webhook secret is empty"),
+    (["--config", str(ROOT / "examples" / "hooks.yaml"), "--listen", "localhost"], {"DEPLOYER_WEBHOOK_SECRET": SECRET.decode()},
+     "error: --listen localhost: expected host:port, e.g. 127.0.0.1:8787"),
+])
+def test_serve_refuses_bad_input_with_one_line_and_exit_2(capsys, monkeypatch, args, env, first_line):
+    from deployer.cli import main
+
+    monkeypatch.delenv("DEPLOYER_WEBHOOK_SECRET", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SystemExit) as info:
+        main(["webhook", "serve", *args])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[0] == first_line

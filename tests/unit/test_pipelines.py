@@ -107,3 +107,29 @@ def test_rolling_jenkinsfile_has_no_canary_approval_branch():
     text = render("jenkins", scaffold_for(load_service(EXAMPLES, "worker-web"), "deployer.yaml", "eu-west-1", None))["Jenkinsfile"]
     assert "parallel(" not in text and "deployer promote" not in text
     assert "strategy: 'rolling'" in text and "[[" not in text and "[%" not in text
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["pipelines", "init", "--ci", "gitlab", "web"], "Invalid value for '--ci'"),
+    (["pipelines", "init", "--ci", "github", "nope"], "no service 'nope'"),
+    (["release", "web", "--image", "x:1", "--max-5xx-rate", "150"], "150.0 is not in the range 0<=x<=100"),
+    (["release", "web", "--image", "x:1", "--max-p99-ms", "0"], "0 is not in the range x>=1"),
+])
+def test_bad_ci_input_exits_2_with_a_clear_line(capsys, tmp_path, args, needle):
+    from deployer.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["-c", str(EXAMPLES), *args, *(["-d", str(tmp_path)] if args[0] == "pipelines" else [])])
+    assert info.value.code == 2
+    assert needle in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_gate_limit_flags_apply_to_this_release_only():
+    from deployer.cli.release_cmds import with_gate_limits
+
+    web = load_service(EXAMPLES, "web")
+    tighter = with_gate_limits(web, 1.5, 250)
+    assert (tighter.release.gates.max_5xx_rate, tighter.release.gates.max_p99_ms) == (1.5, 250)
+    assert tighter.release.gates.min_requests == web.release.gates.min_requests
+    assert web.release.gates.max_5xx_rate != 1.5 and with_gate_limits(web, None, None) is web
