@@ -52,7 +52,7 @@ def _parse_seconds(flag: str, text: str | None):
         raise UsageError(f"{flag} {text}: {exc}") from None
 
 
-def _finish(factory, service_name: str, journal, call) -> None:
+def _finish(factory, service_name: str, executor, call) -> None:
     """Run a release-like call; always print the report (json carries `result`), exit with its code."""
     import json
     import sys
@@ -60,11 +60,13 @@ def _finish(factory, service_name: str, journal, call) -> None:
     from deployer.errors import Locked
     from deployer.release.report import report, summary_lines
 
+    journal = executor.journal
     record, error = None, None
     try:
         record = call()
     except Locked as exc:
         data = {"result": "locked", "exit_code": ExitCode.LOCKED, "service": service_name, "message": exc.message}
+        executor.progress.close()
         _publish_ci(factory, data)
         if factory.output == "json":
             click.echo(json.dumps(data, indent=2))
@@ -75,6 +77,7 @@ def _finish(factory, service_name: str, journal, call) -> None:
         if record is None:
             raise
     data = report(record)
+    executor.progress.close()
     _publish_ci(factory, data)
     if factory.output == "json":
         click.echo(json.dumps(data, indent=2, default=str))
@@ -88,13 +91,12 @@ def _finish(factory, service_name: str, journal, call) -> None:
 
 
 def _publish_ci(factory, data: dict) -> None:
-    """In GitHub Actions: close the last group, write the step outputs and the summary."""
+    """In GitHub Actions: write the step outputs and the summary."""
     if factory.github:
         import os
 
         from deployer.reporting.github import publish
 
-        click.echo("::endgroup::", err=True)
         publish(data, os.environ)
 
 
@@ -132,7 +134,7 @@ def register(cli: click.Group) -> None:
                 preview = releases.preview(executor, request)
                 _emit_plan(factory, preview)
                 return
-            _finish(factory, service, executor.journal, lambda: releases.release(executor, request, actor_from_env(os.environ)))
+            _finish(factory, service, executor, lambda: releases.release(executor, request, actor_from_env(os.environ)))
 
     @cli.command()
     @click.argument("service")
@@ -150,7 +152,7 @@ def register(cli: click.Group) -> None:
         spec = factory.service(service)
         with stop_on_signals() as stop:
             executor = factory.executor(spec, poll=_parse_seconds("--poll", poll) or 1, stop=stop)
-            _finish(factory, service, executor.journal, lambda: releases.resume(executor, actor_from_env(os.environ), roll_back=roll_back))
+            _finish(factory, service, executor, lambda: releases.resume(executor, actor_from_env(os.environ), roll_back=roll_back))
 
     @cli.command()
     @click.argument("service")
@@ -167,7 +169,7 @@ def register(cli: click.Group) -> None:
         spec = factory.service(service)
         with stop_on_signals() as stop:
             executor = factory.executor(spec, poll=_parse_seconds("--poll", poll) or 1, stop=stop)
-            _finish(factory, service, executor.journal, lambda: releases.rollback(executor, actor_from_env(os.environ)))
+            _finish(factory, service, executor, lambda: releases.rollback(executor, actor_from_env(os.environ)))
 
     for name, verb in (("promote", "Let SERVICE's paused release go on."), ("abort", "Roll SERVICE's running release back at its next poll.")):
         def make(command_name):

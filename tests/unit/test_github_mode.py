@@ -107,6 +107,7 @@ def test_cli_publishes_in_github_mode(examples_config, tmp_path, monkeypatch, ca
     record = ReleaseRecord.from_json(__import__("json").dumps({"id": data["release_id"], "service": "web", "strategy": "canary",
                                                                "image": "example/web:2", "actor": "t", "started_at": 1.0,
                                                                "plan": {}, "state": "released", "finished_at": 2.0}))
-    _finish(Factory(Path("deployer.yaml"), github=True), "web", journal, lambda: record)
+    executor = type("Executor", (), {"journal": journal, "progress": github.GithubProgress()})()
+    _finish(Factory(Path("deployer.yaml"), github=True), "web", executor, lambda: record)
     assert read_outputs(out.read_text())["result"] == "released"
     assert summary.read_text().startswith("### ✅ deployer: web canary — released")
