@@ -24,26 +24,30 @@ def live_color(box) -> str:
     return max(status["colors"], key=lambda c: status["colors"][c]["weight"] or 0)
 
 
+def release_web(box, image: str, rps: float):
+    """Release `image` to web under traffic: (live color before, exit code, report, stderr, traffic)."""
+    live = live_color(box)
+    ready(box, "web", live)
+    with Traffic(box, "web", rps=rps) as t:
+        code, report, err = run(box, "release", "web", "--image", image, "--poll", "1s")
+    return live, code, report, err, t.result
+
+
 def proxy_events(box) -> list[tuple[float, str]]:
     lines = (box.directory / "proxy-events.log").read_text().splitlines()
     return [(float(line.split(" ", 1)[0]), line.split(" ", 1)[1]) for line in lines]
 
 
 def test_good_canary_is_promoted(sandbox):
-    ready(sandbox, "web", live_color(sandbox))
-    with Traffic(sandbox, "web", rps=80) as t:
-        code, report, err = run(sandbox, "release", "web", "--image", "example/web:2", "--poll", "1s")
+    _, code, report, err, sent = release_web(sandbox, "example/web:2", rps=80)
     assert code == 0, err
     assert report["result"] == "released" and report["live_color"] in ("blue", "green")
     assert [s["verdict"] for s in report["steps"]][-1] == "PASS"
-    assert t.result.versions.get("2", 0) > 0
+    assert sent.versions.get("2", 0) > 0
 
 
 def test_canary_with_20_percent_5xx_is_rolled_back_fast(sandbox):
-    live = live_color(sandbox)
-    ready(sandbox, "web", live)
-    with Traffic(sandbox, "web", rps=100):
-        code, report, err = run(sandbox, "release", "web", "--image", "example/web:3", "--poll", "1s")
+    live, code, report, err, _ = release_web(sandbox, "example/web:3", rps=100)
     assert code == 3, err
     assert report["result"] == "rolled_back"
     assert report["rollback_reason"].startswith(("error_rate_above_limit", "error_rate_above_baseline"))
@@ -59,36 +63,28 @@ def test_canary_with_20_percent_5xx_is_rolled_back_fast(sandbox):
 
 
 def test_latency_regression_is_rolled_back(sandbox):
-    ready(sandbox, "web", live_color(sandbox))
-    with Traffic(sandbox, "web", rps=100):
-        code, report, err = run(sandbox, "release", "web", "--image", "example/web:4", "--poll", "1s")
+    _, code, report, err, _ = release_web(sandbox, "example/web:4", rps=100)
     assert code == 3, err
     assert report["rollback_reason"].startswith(("p99_above", "p50_above")), report["rollback_reason"]
 
 
 def test_crashing_tasks_are_rolled_back_before_any_traffic(sandbox):
-    live = live_color(sandbox)
-    ready(sandbox, "web", live)
-    with Traffic(sandbox, "web", rps=40) as t:
-        code, report, err = run(sandbox, "release", "web", "--image", "example/web:5", "--poll", "1s")
+    live, code, report, err, sent = release_web(sandbox, "example/web:5", rps=40)
     assert code == 3, err
     assert report["rollback_reason"].startswith(("deployment_failed", "circuit_breaker")), report["rollback_reason"]
     assert not any(e["text"].startswith("weights ") and "100" not in e["text"] for e in report["events"])
-    assert sum(n for s, n in t.result.statuses.items() if s >= 500) == 0
+    assert sum(n for s, n in sent.statuses.items() if s >= 500) == 0
     assert live_color(sandbox) == live
 
 
 def test_tasks_crashing_while_serving_the_canary_are_rolled_back(sandbox):
-    live = live_color(sandbox)
-    ready(sandbox, "web", live)
-    with Traffic(sandbox, "web", rps=100) as t:
-        code, report, err = run(sandbox, "release", "web", "--image", "example/web:8", "--poll", "1s")
+    live, code, report, err, sent = release_web(sandbox, "example/web:8", rps=100)
     assert code == 3, err
     assert any(re.fullmatch(r"weights .* 10(, .*)?", e["text"]) for e in report["events"]), "the canary took traffic"
     assert report["rollback_reason"].split(":")[0] in (
         "canary_unhealthy", "error_rate_above_limit", "error_rate_above_baseline"), report["rollback_reason"]
     assert live_color(sandbox) == live
-    assert t.result.versions.get("8", 0) > 0
+    assert sent.versions.get("8", 0) > 0
 
 
 def test_bluegreen_over_route53_weights(sandbox):
