@@ -69,8 +69,14 @@ def server(hooks, tmp_path):
     receiver = Receiver(hooks, SECRET, runner, Store(tmp_path / "releases.json"),
                         callback=lambda url, secret, payload: callbacks.append((url, payload)))
     srv = create_server(receiver, host="127.0.0.1", port=0, threads=8, max_request_body_size=hooks.max_body_bytes,
-                        connection_limit=256, channel_timeout=10)
-    thread = threading.Thread(target=srv.run, daemon=True)
+                        connection_limit=256, channel_timeout=10, asyncore_loop_timeout=0.1)
+    def run():
+        try:
+            srv.run()
+        except OSError:  # the loop's select() on the sockets closed below, at teardown
+            pass
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     http = urllib3.PoolManager(maxsize=32, retries=False, timeout=urllib3.Timeout(connect=5, read=10))
 
@@ -102,7 +108,10 @@ def server(hooks, tmp_path):
     s = Server()
     s.runner, s.callbacks, s.receiver = runner, callbacks, receiver
     yield s
-    srv.close()
+    srv.task_dispatcher.shutdown()
+    for channel in list(srv._map.values()):  # the listening socket and the wake-up pipe: the loop ends
+        channel.close()
+    thread.join(timeout=5)
 
 
 def tag_push(tag="v1.2.3", repo="acme/web"):
