@@ -61,11 +61,21 @@ class Sandbox:
 
 
 def _alive(pid: int) -> bool:
+    """Running, and not a zombie: a sandbox started by this very process (tests, the demo) stays
+    a zombie after it exits until it is reaped, and signal 0 still reaches a zombie."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False  # our child, exited and now reaped
+    except ChildProcessError:
+        pass  # not our child: its parent reaps it
     try:
         os.kill(pid, 0)
-        return True
     except OSError:
         return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def find(directory: Path | None = None) -> Sandbox | None:
