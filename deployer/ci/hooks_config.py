@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from deployer.errors import ConfigError
 
 
+LISTEN = r"^[\w.\-]+:\d{1,5}$"  # host:port
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -44,7 +47,7 @@ class HookRelease(Model):
 
 class HooksConfig(Model):
     secret_env: str = Field("DEPLOYER_WEBHOOK_SECRET", description="Environment variable holding the shared secret.")
-    listen: str = Field("127.0.0.1:8787", pattern=r"^[\w.\-]+:\d{1,5}$")
+    listen: str = Field("127.0.0.1:8787", pattern=LISTEN)
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
     github_events: list[Literal["push", "release", "ping"]] = Field(default_factory=lambda: ["push", "release", "ping"])
     generic_events: list[str] = Field(default_factory=lambda: ["image.pushed"])

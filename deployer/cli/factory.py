@@ -100,9 +100,9 @@ class Factory:
 
         from deployer.release.executor import Executor, Settings
         if self.github:
-            from deployer.reporting.github import GithubProgress as ReleaseTextProgress
+            from deployer.reporting.github import GithubProgress as Progress
         else:
-            from deployer.reporting.text import ReleaseTextProgress
+            from deployer.reporting.text import ReleaseTextProgress as Progress
 
         stop = stop or threading.Event()
         journal = self.journal()
@@ -110,7 +110,7 @@ class Factory:
             service=service,
             target=self.target(service),
             journal=journal,
-            progress=ReleaseTextProgress(),
+            progress=Progress(),
             clock=time.time,
             sleep=stop.wait,
             stop_requested=stop.is_set,

@@ -22,7 +22,7 @@ def register(cli: click.Group) -> None:
         import logging
         import os
 
-        from deployer.ci.hooks_config import load_hooks
+        from deployer.ci.hooks_config import LISTEN, load_hooks
         from deployer.ci.webhook import serve as run
 
         import re
@@ -31,7 +31,7 @@ def register(cli: click.Group) -> None:
 
         config = load_hooks(hooks_path)
         if listen:
-            if not re.fullmatch(r"[\w.\-]+:\d{1,5}", listen) or not 0 < int(listen.rpartition(":")[2]) < 65536:
+            if not re.fullmatch(LISTEN, listen) or not 0 < int(listen.rpartition(":")[2]) < 65536:
                 raise UsageError(f"--listen {listen}: expected host:port, e.g. 127.0.0.1:8787")
             config = config.model_copy(update={"listen": listen})
         if factory.config_path != Path("deployer.yaml") or not config.deployer_config:
