@@ -35,6 +35,8 @@ class FakeColor:
     reason: str = ""
     polls_left: int = 0
     previous: str = ""
+    stale_healthy: int = 0  # healthy targets still running `previous` (a warm color being replaced)
+    stale_polls: int = 0  # polls the stale targets stay healthy after the new ones are
 
 
 @dataclass
@@ -43,6 +45,8 @@ class Behaviour:
     p99_ms: float = 100.0
     crashes: bool = False  # tasks never become healthy; ECS circuit breaker trips
     breaker_rollback: bool = False  # ...and puts the previous revision back as PRIMARY
+    fails_health: bool = False  # tasks run but never pass their health check (no breaker)
+    p50_ms: float | None = None  # default: half the p99; equal medians and far p99s = a slow minority
 
 
 @dataclass
@@ -53,10 +57,12 @@ class FakeTarget:
     behaviour: dict[str, Behaviour] = field(default_factory=dict)  # by task definition
     rps: float = 50.0
     start_polls: int = 1
+    drain_polls: int = 0  # polls a replaced warm color's old tasks keep serving beside the new ones
     revisions: int = 1
     test_listener: str = "green"
     calls: list = field(default_factory=list)
     fail_next: list = field(default_factory=list)  # exceptions raised by the next calls
+    tokens: dict = field(default_factory=dict)  # revision -> the release id it was registered for
 
     def _touch(self, name: str) -> None:
         self.calls.append(name)
@@ -75,19 +81,27 @@ class FakeTarget:
         return cls(colors={"main": FakeColor("web:1", count, count, count)}, clock=clock, **kw)
 
     # --- the ServiceTarget interface ---
-    def register(self, base: str, image: str) -> str:
+    def register(self, base: str, image: str, token: str = "") -> str:
         self._touch("register")
         self.revisions += 1
         arn = f"web:{self.revisions}"
         self.behaviour.setdefault(arn, self.behaviour.get(image, Behaviour()))
+        self.tokens[arn] = token
         return arn
+
+    def find_registered(self, base: str, token: str) -> str | None:
+        self._touch("find_registered")
+        return next((arn for arn, t in self.tokens.items() if t == token), None)
 
     def deploy(self, color, task_definition, count, min_healthy, max_percent) -> None:
         self._touch("deploy")
         c = self.colors[color]
         if c.task_definition == task_definition and c.desired == count and c.state == "COMPLETED":
             return
+        if c.task_definition != task_definition and c.healthy:  # a warm color: its old tasks serve until replaced
+            c.stale_healthy, c.stale_polls = c.healthy, self.drain_polls
         c.previous, c.task_definition, c.desired = c.task_definition, task_definition, count
+        c.running = 0
         c.state, c.reason, c.polls_left = "IN_PROGRESS", "", self.start_polls
         self._settle(color)
 
@@ -107,13 +121,23 @@ class FakeTarget:
             c.state, c.reason = "FAILED", "ECS deployment circuit breaker: tasks failed to start."
             c.running = c.healthy = 0
             return
-        c.running = c.healthy = c.desired
+        if behaviour.fails_health:  # new tasks run, never turn healthy; ECS keeps the old ones serving
+            c.running = c.desired
+            return
+        c.running = c.desired
+        if c.stale_healthy and c.stale_polls > 0:  # new tasks healthy, old ones not drained yet
+            c.stale_polls -= 1
+            c.healthy = c.desired + c.stale_healthy
+            return
+        c.healthy = c.desired
+        c.stale_healthy = 0
         c.state = "COMPLETED"
 
     def scale(self, color, count) -> None:
         self._touch("scale")
         c = self.colors[color]
         c.desired = c.running = c.healthy = count
+        c.stale_healthy = 0
 
     def rollout(self, color) -> Rollout:
         self._touch("rollout")
@@ -124,6 +148,12 @@ class FakeTarget:
     def healthy(self, color) -> int:
         self._touch("healthy")
         return self.colors[color].healthy
+
+    def serving_revisions(self, color) -> dict[str, int]:
+        self._touch("serving_revisions")
+        c = self.colors[color]
+        counts = {c.task_definition: c.healthy - c.stale_healthy, c.previous: c.stale_healthy}
+        return {revision: n for revision, n in counts.items() if n}
 
     def weights(self) -> dict[str, int]:
         self._touch("weights")
@@ -146,8 +176,9 @@ class FakeTarget:
             share = self.weights_now.get(color, 100 if color == "main" else 0) / 100
             requests = int(self.rps * max(0.0, min(end, self.clock()) - start) * share)
             b = self.behaviour.get(c.task_definition, Behaviour())
+            p50 = b.p50_ms if b.p50_ms is not None else b.p99_ms / 2
             out[color] = WindowStats(requests, int(round(requests * b.error_rate)), b.p99_ms if requests else None,
-                                     b.p99_ms / 2 if requests else None)
+                                     p50 if requests else None)
         return out
 
     def alarms_in_alarm(self, names) -> list[str]:
@@ -205,7 +236,7 @@ class FakeEcsAdapter:
         self.calls += 1
         return {n: ServiceState(n, s["td"], s["desired"], len(s["ips"]), "ACTIVE") for n, s in self.services_state.items() if n in names}
 
-    def register_with_image(self, base_arn, container, image):
+    def register_with_image(self, base_arn, container, image, token=None):
         self.calls += 1
         family = base_arn.rsplit("/", 1)[-1].split(":")[0]
         revision = 1 + sum(1 for arn in self.task_definitions if arn.rsplit("/", 1)[-1].split(":")[0] == family)
@@ -237,6 +268,17 @@ class FakeEcsAdapter:
     def scale(self, cluster, service, desired_count):
         s = self.services_state[service]
         self.update(cluster, service, task_definition=s["td"], desired_count=desired_count, min_healthy_percent=100, max_percent=200, circuit_breaker=True)
+
+    def service_tasks(self, cluster, service):
+        from deployer.aws.ecs import TaskInfo
+
+        self.calls += 1
+        s = self.services_state[service]
+        return [TaskInfo(f"task/{ip}", s["td"], "RUNNING", "RUNNING", ((ip, 8080),)) for ip in s["ips"]]
+
+    def find_registered(self, family, token):
+        self.calls += 1
+        return None
 
     def rollout(self, cluster, service):
         self.calls += 1

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from deployer.aws.base import Adapter
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """One registered target of a target group: an IP (ip targets) or an instance id, its port and health."""
+
+    id: str
+    port: int
+    state: str  # initial | healthy | unhealthy | unused | draining | unavailable
+    reason: str = ""  # e.g. Target.ResponseCodeMismatch; empty when healthy
 
 
 def is_rule(arn: str) -> bool:
@@ -53,6 +65,19 @@ class Elbv2(Adapter):
     def healthy_targets(self, target_group_arn: str) -> int:
         response = self._call("describe_target_health", idempotent=True, TargetGroupArn=target_group_arn)
         return sum(1 for t in response.get("TargetHealthDescriptions", []) if t.get("TargetHealth", {}).get("State") == "healthy")
+
+    def target_states(self, target_group_arn: str) -> list[TargetState]:
+        """Every registered target with its health; one DescribeTargetHealth request."""
+        response = self._call("describe_target_health", idempotent=True, TargetGroupArn=target_group_arn)
+        return [
+            TargetState(
+                id=t.get("Target", {}).get("Id", ""),
+                port=int(t.get("Target", {}).get("Port") or 0),
+                state=t.get("TargetHealth", {}).get("State", ""),
+                reason=t.get("TargetHealth", {}).get("Reason", ""),
+            )
+            for t in response.get("TargetHealthDescriptions", [])
+        ]
 
     def listener_address(self, listener_arn: str) -> tuple[str, int, str]:
         """(DNS name of the load balancer, port, protocol) of a listener."""

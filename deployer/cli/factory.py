@@ -94,7 +94,8 @@ class Factory:
             raise ConfigError([f"{service.name} is not provisioned (no stack {names.stack_name(service.name)})"],
                               hint=f"run `deployer provision {service.name}`") from None
 
-    def executor(self, service, *, poll: float = 5.0, stop=None):
+    def executor(self, service, *, poll: float = 5.0, stop=None, wait_for_lock: float = 0.0):
+        import os
         import threading
         import time
 
@@ -114,5 +115,5 @@ class Factory:
             clock=time.time,
             sleep=stop.wait,
             stop_requested=stop.is_set,
-            settings=Settings(poll=poll),
+            settings=Settings(poll=poll, wait_for_lock=wait_for_lock, check_proxy=os.environ.get("DEPLOYER_HTTP_PROXY") or None),
         )

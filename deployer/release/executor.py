@@ -19,7 +19,7 @@ from deployer.errors import DeployerError, InconsistentState, Interrupted, Rolle
 from deployer.release import record as states
 from deployer.release.gates import Outcome, Reason, Thresholds, Verdict, WindowStats, alarm_verdict, verdict
 from deployer.release.journal import Journal, Lease, LostLock
-from deployer.release.plan import Plan, plan_rollback
+from deployer.release.plan import Plan, other, plan_rollback
 from deployer.release.record import ReleaseRecord, iso
 from deployer.release.steps import (
     NEW_REVISION,
@@ -63,12 +63,24 @@ class StopRequested(Exception):
     pass
 
 
+class RecordNotWritten(InconsistentState):
+    """Traffic is safe, but the release record could not be written: it does not tell the truth."""
+
+
+# A dead runner holds its service (and any traffic split) until its lease expires, so the lease is
+# short and renewed often: 20 s, renewed every 5 s (one conditional PutItem each).
+LEASE_SECONDS = 20.0
+HEARTBEATS_PER_LEASE = 4
+
+
 @dataclass
 class Settings:
     poll: float = 5.0  # seconds between polls
-    lease: float = 60.0  # lock lease; renewed every lease/3
+    lease: float = LEASE_SECONDS  # lock lease; renewed every lease / HEARTBEATS_PER_LEASE
     metrics_delay: float = 0.0  # seconds CloudWatch needs before a closed period is complete
     healthy_timeout: float | None = None  # default: from the health check settings
+    wait_for_lock: float = 0.0  # how long to wait for another runner's lock (or its dead lease) to go
+    check_proxy: str | None = None  # HTTP proxy for pre-traffic checks (DEPLOYER_HTTP_PROXY): a test listener inside the VPC
 
 
 @dataclass
@@ -90,17 +102,27 @@ class Executor:
     _expected: dict = field(init=False, default_factory=dict)
     _shifted_at: float = field(init=False, default=0.0)
     _fail_at: float | None = field(init=False, default=None)
+    _unsaved: DeployerError | None = field(init=False, default=None)  # the last record write that failed
+    _rolling_back: bool = field(init=False, default=False)
+    _resumed: bool = field(init=False, default=False)  # the record was begun by another run
 
     # ------------------------------------------------------------------ running
-    def run(self, plan: Plan, record: ReleaseRecord, lease: Lease) -> ReleaseRecord:
-        """Run from `record.step_index` to the end; roll back on failure. Returns the final record."""
+    def _begin(self, plan: Plan, record: ReleaseRecord, lease: Lease, resumed: bool = True) -> None:
         self.plan, self.record, self.lease = plan, record, lease
         self._last_heartbeat = self.clock()
         record.fence = lease.token
         self._shifted_at = record.shifted_at or 0.0
+        self._unsaved = None
+        self._rolling_back = False
+        self._resumed = resumed
+
+    def run(self, plan: Plan, record: ReleaseRecord, lease: Lease, *, resumed: bool = True) -> ReleaseRecord:
+        """Run from `record.step_index` to the end; roll back on failure. Returns the final record.
+        `resumed=False` only for a record this run created: nothing of it can have happened yet."""
+        self._begin(plan, record, lease, resumed)
+        if record.state == states.ROLLING_BACK:  # a runner died while rolling back: finish that rollback
+            return self._roll_back(record.reason, "")
         try:
-            if record.state == states.ROLLING_BACK:
-                return self._roll_back(record.reason, "resumed rollback")
             if record.state == states.INTERRUPTED:
                 record.step_index = resume_index(plan, record.step_index)
                 self._note(record.step_index, f"resumed at step {record.step_index + 1}")
@@ -109,6 +131,7 @@ class Executor:
             total = len(plan.steps)
             for index in range(record.step_index, total):
                 self._check_stop()
+                self._heartbeat_if_due()
                 step = plan.steps[index]
                 self.progress.step(index + 1, total, step.describe())
                 self._note(index, f"start {step.describe()}")
@@ -129,19 +152,17 @@ class Executor:
         except LostLock:
             raise
         except DeployerError as error:
-            if record.state == states.ROLLING_BACK:
-                raise
             return self._roll_back("error", error.message)
 
     def roll_back(self, plan: Plan, record: ReleaseRecord, lease: Lease, reason: str, detail: str) -> ReleaseRecord:
         """Roll an unfinished release back from where it stands (resume --rollback, rollback)."""
-        self.plan, self.record, self.lease = plan, record, lease
-        self._last_heartbeat = self.clock()
-        record.fence = lease.token
+        self._begin(plan, record, lease)
         return self._roll_back(reason, detail)
 
     def _roll_back(self, reason: str, detail: str) -> ReleaseRecord:
+        """Traffic first, bookkeeping second: a record write that fails does not stop the rollback."""
         record = self.record
+        self._rolling_back = True
         if record.state != states.ROLLING_BACK:
             steps = plan_rollback(self.plan, record.step_index, record.from_revision, self._previous_count())
             record.rollback_steps = [s.to_dict() for s in steps]
@@ -149,7 +170,7 @@ class Executor:
             record.state = states.ROLLING_BACK
             record.reason = f"{reason}: {detail}"
             self._note(record.step_index, f"rolling back ({reason}): {detail}")
-            self._save()
+            self._save_quietly()
         self.progress.line(f"rolling back: {record.reason}")
         try:
             steps = [step_from_dict(d) for d in record.rollback_steps]
@@ -158,19 +179,26 @@ class Executor:
                 self.progress.line(f"  rollback {index + 1}/{len(steps)}: {step.describe()}")
                 HANDLERS[type(step)](self, step, None, rollback=True)
                 record.rollback_index = index + 1
-                self._save()
+                self._save_quietly()
+        except LostLock:
+            raise
         except (DeployerError, StepFailed) as error:
             record.state = states.FAILED
             record.finished_at = self.clock()
             detail = getattr(error, "message", None) or getattr(error, "detail", str(error))
             self._note(None, f"rollback failed: {detail}")
-            self._save()
+            self._save_quietly()
             raise InconsistentState(f"{self.service.name}: rollback failed: {detail}",
                                     hint=f"check `deployer status {self.service.name}`; traffic may need a manual fix") from None
+        if self.plan.strategy != "rolling":
+            record.live = self.plan.live  # a rollback after the promotion puts the previous color back live
+            record.scale_down_at, record.scale_down_color = None, ""
         record.state = states.ROLLED_BACK
         record.finished_at = self.clock()
         self._note(None, "rolled back")
-        self._save()
+        self._save_quietly()
+        self._raise_if_unsaved(f"traffic is back on {self._stable_color()}" if self.plan.strategy != "rolling"
+                               else "the service is back on its previous revision")
         raise RolledBack(f"{self.service.name}: release {record.id} rolled back: {record.reason}")
 
     def _restore_after_interrupt(self) -> None:
@@ -178,7 +206,7 @@ class Executor:
         record = self.record
         if self.plan.strategy != "rolling" and record.state != states.ROLLING_BACK:
             stable = self._stable_color()
-            weights = {stable: 100, ("green" if stable == "blue" else "blue"): 0}
+            weights = {stable: 100, other(stable): 0}
             try:
                 if self.target.weights() != weights:
                     record.weights = self.target.set_weights(weights)
@@ -186,7 +214,8 @@ class Executor:
                 self._note(record.step_index, f"could not restore traffic: {error.message}")
         record.state = states.INTERRUPTED
         self._note(record.step_index, "interrupted; traffic on the stable color")
-        self._save()
+        self._save_quietly()
+        self._raise_if_unsaved(f"interrupted; traffic is on {self._stable_color()}")
 
     def _stable_color(self) -> str:
         return self.record.live or self.plan.live
@@ -200,12 +229,49 @@ class Executor:
     # ------------------------------------------------------------------ helpers
     def _save(self) -> None:
         self.journal.save(self.record)
+        self._unsaved = None
+
+    def _save_quietly(self) -> None:
+        """While traffic is being put back, a record write that fails (after its retries) is
+        remembered, not raised: the next write may succeed, and `_raise_if_unsaved` says so at the end."""
+        try:
+            self._save()
+        except LostLock:
+            raise
+        except DeployerError as error:
+            self._unsaved = error
+            self.progress.line(f"    could not write the release record: {error.message}")
+
+    def _raise_if_unsaved(self, done: str) -> None:
+        if self._unsaved is None:
+            return
+        name = self.service.name
+        raise RecordNotWritten(
+            f"{name}: {done}, but the release record could not be written ({self._unsaved.message}); "
+            f"release {self.record.id} may still read as unfinished",
+            hint=f"when DynamoDB answers again, run `deployer resume {name} --rollback`: it finds traffic "
+                 f"where it is and records the outcome",
+        )
+
+    def _heartbeat_if_due(self) -> None:
+        now = self.clock()
+        if now - self._last_heartbeat < self.settings.lease / HEARTBEATS_PER_LEASE:
+            return
+        try:
+            self.lease = self.journal.heartbeat(self.lease, now, self.settings.lease)
+        except LostLock:
+            raise
+        except DeployerError as error:
+            if not self._rolling_back:
+                raise
+            self.progress.line(f"    could not renew the lock: {error.message}")  # the rollback goes on
+        self._last_heartbeat = now
 
     def _note(self, index: int | None, text: str) -> None:
         self.record.note(self.clock(), index, text)
 
     def _check_stop(self) -> None:
-        if self.stop_requested():
+        if self.stop_requested() and not self._rolling_back:  # a rollback puts traffic back: let it finish
             raise StopRequested()
 
     def _wait(self, seconds: float) -> None:
@@ -213,11 +279,8 @@ class Executor:
         end = self.clock() + seconds
         while True:
             self._check_stop()
-            now = self.clock()
-            if now - self._last_heartbeat >= self.settings.lease / 3:
-                self.lease = self.journal.heartbeat(self.lease, now, self.settings.lease)
-                self._last_heartbeat = now
-            remaining = end - now
+            self._heartbeat_if_due()
+            remaining = end - self.clock()
             if remaining <= 0:
                 return
             self.sleep(min(remaining, 1.0, self.settings.poll))
@@ -268,9 +331,12 @@ class Executor:
 
     # ------------------------------------------------------------------ steps
     def _register(self, step: RegisterTaskDefinition, index, rollback=False) -> None:
-        if not self.record.to_revision:  # idempotent: a resumed release does not register twice
-            self.record.from_revision = step.from_task_definition
-            self.record.to_revision = self.target.register(step.from_task_definition, step.image)
+        record = self.record
+        if not record.to_revision:  # idempotent: a resumed release does not register twice
+            record.from_revision = step.from_task_definition
+            # a resumed release may have registered before its runner died, without recording it
+            found = self.target.find_registered(step.from_task_definition, record.id) if self._resumed else None
+            record.to_revision = found or self.target.register(step.from_task_definition, step.image, record.id)
             self._save()
         self.progress.line(f"    {short(self.record.from_revision)} -> {short(self.record.to_revision)}")
 
@@ -280,25 +346,49 @@ class Executor:
         self._expected[step.color] = revision
         self._shifted_at = self.clock()
 
+    def _expected_revision(self, color: str) -> str:
+        return self._expected.get(color) or self.record.to_revision
+
     def _wait_healthy(self, step: WaitHealthy, index, rollback=False) -> None:
+        """Until `count` healthy targets run the color's new revision and none runs another.
+
+        Counting healthy targets is not enough: a color still warm from the previous release has
+        healthy targets of the old revision until ECS drains them, and a gate would measure those.
+        """
         hc = self.service.health_check
         limit = self.settings.healthy_timeout or max(180.0, 3 * (hc.grace_period + hc.interval * (hc.healthy_threshold + 1)))
         deadline = self.clock() + limit
-        expected = self._expected.get(step.color) or self.record.to_revision
+        expected = self._expected_revision(step.color)
         while True:
             rollout = self.target.rollout(step.color)
-            healthy = self.target.healthy(step.color)
-            self.progress.line(f"    {step.color}: running {rollout.running}/{step.count}, healthy {healthy}, {rollout.rollout_state}")
             if rollout.rollout_state == "FAILED":
                 raise StepFailed("deployment_failed", f"{step.color} deployment failed: {rollout.rollout_reason or 'tasks keep stopping'}")
             if expected and rollout.task_definition != expected:
                 # the circuit breaker put the previous revision back as PRIMARY
                 raise StepFailed("circuit_breaker", f"{step.color}: {rollout.rollout_reason or 'ECS replaced ' + short(expected)}")
-            if rollout.running >= step.count and healthy >= step.count and (not expected or rollout.task_definition == expected):
+            serving = self.target.serving_revisions(step.color)
+            fresh = serving.get(expected, 0)
+            stale = {revision: n for revision, n in serving.items() if revision != expected and n}
+            self.progress.line(f"    {step.color}: running {rollout.running}/{step.count}, healthy {fresh} of {short(expected)}"
+                               + "".join(f", {n} of {short(r) if r else 'unknown tasks'} still healthy" for r, n in stale.items())
+                               + f", {rollout.rollout_state}")
+            if rollout.running >= step.count and fresh >= step.count and not stale:
                 return
             if self.clock() >= deadline:
-                raise StepFailed("not_healthy", f"{step.color} reached {healthy}/{step.count} healthy targets in {limit:.0f}s")
+                why = f"; {sum(stale.values())} target(s) of other revisions still serving" if stale else ""
+                raise StepFailed("not_healthy", f"{step.color} reached {fresh}/{step.count} healthy targets of {short(expected)} in {limit:.0f}s{why}")
             self._wait(self.settings.poll)
+
+    def _require_only_release(self, color: str) -> None:
+        """Traffic goes to the release's color only while every healthy target there runs its revision."""
+        expected = self._expected_revision(color)
+        serving = self.target.serving_revisions(color)
+        stale = {revision: n for revision, n in serving.items() if revision != expected and n}
+        if not serving.get(expected):
+            raise StepFailed("no_healthy_targets", f"{color} has no healthy targets of {short(expected)}; traffic not shifted")
+        if stale:
+            shown = ", ".join(f"{n} of {short(r) if r else 'unknown tasks'}" for r, n in stale.items())
+            raise StepFailed("other_revision_serving", f"{color} has healthy targets of other revisions ({shown}); traffic not shifted")
 
     def _watch_rollout(self, step: WatchRollout, index, rollback=False) -> None:
         deadline = self.clock() + self.service.release.timeout
@@ -338,10 +428,13 @@ class Executor:
 
     def _pre_traffic_check(self, step: PreTrafficCheck, index, rollback=False) -> None:
         url = self.target.test_listener_url() + self.service.health_check.path
+        proxy = self.settings.check_proxy
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy, "https": proxy} if proxy else None))
         failures = []
         for _ in range(step.requests):
+            self._heartbeat_if_due()
             try:
-                with urllib.request.urlopen(url, timeout=5) as response:
+                with opener.open(url, timeout=5) as response:
                     if response.status >= 400:
                         failures.append(str(response.status))
             except urllib.error.HTTPError as error:
@@ -355,7 +448,9 @@ class Executor:
     def _shift(self, step: ShiftTraffic, index, rollback=False) -> None:
         weights = step.as_dict()
         for color, weight in weights.items():
-            if weight > 0 and self.target.healthy(color) == 0:
+            if weight > 0 and color == self.plan.target and not rollback:
+                self._require_only_release(color)
+            elif weight > 0 and self.target.healthy(color) == 0:
                 if rollback:
                     raise InconsistentState(f"{color} has no healthy targets; traffic cannot go back to it")
                 raise StepFailed("no_healthy_targets", f"{color} has no healthy targets; traffic not shifted")
@@ -405,7 +500,8 @@ class Executor:
                 raise StepFailed(v.reason, v.detail)
             inconclusive += 1
             if inconclusive > gates.max_inconclusive:
-                raise StepFailed(Reason.TOO_FEW_REQUESTS, f"still inconclusive after {inconclusive} windows: {v.detail}")
+                # named for what kept it open: too few requests, or a latency it could not yet confirm
+                raise StepFailed(v.reason, f"still inconclusive after {inconclusive} windows: {v.detail}")
             self._save()
             self._wait(gates.period)
 

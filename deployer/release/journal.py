@@ -46,10 +46,15 @@ def _pk(service: str) -> dict:
     return {"S": f"service#{service}"}
 
 
-def locked_message(service: str, holder: str, release_id: str, expires_at: float) -> Locked:
+def locked_message(service: str, holder: str, release_id: str, expires_at: float, now: float | None = None) -> Locked:
+    """What to do when a live lease is in the way: exactly which command, and from when."""
+    left = f" ({max(0.0, expires_at - now):.0f} s from now)" if now is not None else ""
+    wait = f"{max(1, int(expires_at - now) + 2)}s" if now is not None else "30s"
     return Locked(
-        f"{service} is locked by {holder} (release {release_id}) until {iso(expires_at)}",
-        hint="wait for that release to finish, or `deployer resume` it if its runner died",
+        f"{service} is locked by {holder} (release {release_id}) until {iso(expires_at)}{left}",
+        hint=f"if that runner is alive, let it finish; if it died, its lease runs out by then and "
+             f"`deployer resume {service} --wait-for-lock {wait}` continues its release "
+             f"(`deployer rollback {service} --wait-for-lock {wait}` undoes it)",
     )
 
 
@@ -64,7 +69,7 @@ class DynamoJournal:
         if current:
             expires = float(current["expires_at"]["N"])
             if expires > now:
-                raise locked_message(service, current["holder"]["S"], current["release_id"]["S"], expires)
+                raise locked_message(service, current["holder"]["S"], current["release_id"]["S"], expires, now)
         token = int(current["token"]["N"]) + 1 if current else 1
         item = {**key, "holder": {"S": holder}, "release_id": {"S": release_id},
                 "token": {"N": str(token)}, "expires_at": {"N": repr(now + lease)}}
@@ -78,7 +83,7 @@ class DynamoJournal:
             if winner.get("release_id", {}).get("S") == release_id and winner.get("token", {}).get("N") == str(token):
                 return Lease(service, holder, release_id, token, now + lease)  # our own write, retried
             raise locked_message(service, winner.get("holder", {}).get("S", "?"), winner.get("release_id", {}).get("S", "?"),
-                                 float(winner.get("expires_at", {}).get("N", now))) from None
+                                 float(winner.get("expires_at", {}).get("N", now)), now) from None
         return Lease(service, holder, release_id, token, now + lease)
 
     def heartbeat(self, lease: Lease, now: float, duration: float) -> Lease:
@@ -147,7 +152,7 @@ class MemoryJournal:
     def acquire(self, service, holder, release_id, now, lease):
         current = self.locks.get(service)
         if current and current.expires_at > now:
-            raise locked_message(service, current.holder, current.release_id, current.expires_at)
+            raise locked_message(service, current.holder, current.release_id, current.expires_at, now)
         token = current.token + 1 if current else 1
         self.locks[service] = Lease(service, holder, release_id, token, now + lease)
         return self.locks[service]

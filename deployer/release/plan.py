@@ -159,12 +159,13 @@ def plan_rollback(plan: Plan, done: int, previous_task_definition: str, desired_
     """Steps that put the service back as it was, given that `done` steps of `plan` completed
     (the step at index `done` may have run partly: the rollback covers it too).
 
-    Colors: traffic back to the live color in one call, then the idle color scaled down.
+    Colors: traffic back to the live color in one call, then the idle color scaled down. That
+    holds after the promotion too, while the release is unfinished: the previous color is still
+    warm (nothing scales it down before the release is recorded as released).
     Rolling: the service back on the previous revision, followed to completion.
-    After a promotion nothing is rolled back: the release has succeeded.
+    A finished release is not rolled back here: `deployer rollback` plans a new one
+    (`plan_manual_rollback`).
     """
-    if any(isinstance(s, Promote) for s in plan.steps[:done]):
-        return ()
     if plan.strategy == "rolling":
         if done == 0:
             return ()

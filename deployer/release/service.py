@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deployer.errors import Locked, UsageError
+from deployer.errors import Interrupted, Locked, RolledBack, UsageError
 from deployer.release import record as states
 from deployer.release.executor import Executor
-from deployer.release.journal import Journal
+from deployer.release.journal import Journal, Lease, LostLock
 from deployer.release.plan import Plan, ReleaseRequest, plan_from_dict, plan_manual_rollback, plan_release
 from deployer.release.preflight import Estimate, estimate
 from deployer.release.record import ReleaseRecord, new_release_id
@@ -32,71 +32,135 @@ def preview(executor: Executor, request: ReleaseRequest) -> DryRun:
     return DryRun(plan, estimate(executor.service, plan))
 
 
-def _refuse_unfinished(journal: Journal, service: str) -> None:
-    latest = journal.latest(service)
-    if latest and latest.state in UNFINISHED:
-        raise Locked(
-            f"{service}: release {latest.id} is {latest.state} (step {latest.step_index + 1})",
-            hint=f"`deployer resume {service}` continues it, `deployer rollback {service}` undoes it",
-        )
+class Unfinished(Locked):
+    """The latest release never finished and nobody holds the lock: its runner is gone."""
+
+    def __init__(self, message: str, *, hint: str, record: ReleaseRecord):
+        super().__init__(message, hint=hint)
+        self.record = record
+
+
+def unfinished_error(record: ReleaseRecord) -> Unfinished:
+    """Name the orphan, where it stopped, and the two ways out."""
+    service = record.service
+    steps = (record.plan or {}).get("steps") or []
+    where = f"step {record.step_index + 1} of {len(steps)}" if steps else f"step {record.step_index + 1}"
+    weights = ", ".join(f"{c} {w}%" for c, w in sorted((record.weights or {}).items()))
+    return Unfinished(
+        f"{service}: release {record.id} ({record.strategy} of {record.image} by {record.actor}) was left {record.state} "
+        f"at {where}" + (f" with traffic {weights}" if weights else "") + "; its runner is gone",
+        hint=f"`deployer rollback {service}` undoes it, `deployer resume {service}` continues it; "
+             f"or add --rollback-unfinished to undo it and release",
+        record=record,
+    )
+
+
+def _acquire(executor: Executor, journal: Journal, actor: str, release_id: str) -> Lease:
+    """Take the service's lock; with `wait_for_lock`, wait (bounded) for a holder to finish or its
+    lease to run out, polling with the executor's sleep so a signal stops the wait at once."""
+    name = executor.service.name
+    deadline = executor.clock() + executor.settings.wait_for_lock
+    announced = None
+    while True:
+        now = executor.clock()
+        try:
+            return journal.acquire(name, actor, release_id, now, executor.settings.lease)
+        except LostLock:
+            raise
+        except Locked:
+            if now >= deadline:
+                raise
+            holder = journal.holder(name)
+            if holder is not None and holder.release_id != announced:
+                announced = holder.release_id
+                executor.progress.line(f"waiting for the lock of {name}: held by {holder.holder} (release {holder.release_id}), "
+                                       f"lease ends in {max(0.0, holder.expires_at - now):.0f} s")
+            pause = (holder.expires_at - now + 0.5) if holder is not None else 1.0
+            executor.sleep(max(0.2, min(pause, executor.settings.poll, deadline - now)))
+            if executor.stop_requested():
+                raise Interrupted(f"{name}: stopped while waiting for the lock; nothing was changed") from None
 
 
 def _run_locked(executor: Executor, journal: Journal, actor: str, release_id: str, body):
-    now = executor.clock()
-    lease = journal.acquire(executor.service.name, actor, release_id, now, executor.settings.lease)
+    lease = _acquire(executor, journal, actor, release_id)
     try:
         return body(lease)
     finally:
         journal.release(executor.lease or lease)
 
 
-def release(executor: Executor, request: ReleaseRequest, actor: str) -> ReleaseRecord:
+def release(executor: Executor, request: ReleaseRequest, actor: str, *, rollback_unfinished: bool = False) -> ReleaseRecord:
+    """Plan and run a release. An unfinished release of the service is refused, or first rolled
+    back under the same lock with `rollback_unfinished`."""
     service = executor.service
     journal = executor.journal
     release_id = new_release_id(executor.clock())
 
     def body(lease):
-        _refuse_unfinished(journal, service.name)
+        latest = journal.latest(service.name)
+        if latest and latest.state in UNFINISHED:
+            if not rollback_unfinished:
+                raise unfinished_error(latest)
+            executor.progress.line(f"rolling back unfinished release {latest.id} first")
+            try:
+                executor.roll_back(plan_from_dict(latest.plan), latest, lease, "asked", f"rollback asked by {actor} before a new release")
+            except RolledBack:
+                pass
+            lease = executor.lease or lease
         plan = plan_release(service, executor.target.observe(), request)
         record = ReleaseRecord(
             id=release_id, service=service.name, strategy=plan.strategy, image=request.image, actor=actor,
             started_at=executor.clock(), plan=plan.to_dict(), live=plan.live, target=plan.target, fence=lease.token,
         )
         journal.save(record)
-        return executor.run(plan, record, lease)
+        return executor.run(plan, record, lease, resumed=False)
 
     return _run_locked(executor, journal, actor, release_id, body)
 
 
+def _no_unfinished(service: str, latest: ReleaseRecord | None) -> UsageError:
+    return UsageError(f"{service}: no unfinished release to resume" + (f" (last: {latest.id} {latest.state})" if latest else ""))
+
+
+def _continue(executor: Executor, latest: ReleaseRecord, lease: Lease, actor: str, roll_back: bool) -> ReleaseRecord:
+    plan = plan_from_dict(latest.plan)
+    if roll_back and latest.state != states.ROLLING_BACK:
+        return executor.roll_back(plan, latest, lease, "asked", f"rollback asked by {actor}")
+    return executor.run(plan, latest, lease)
+
+
 def resume(executor: Executor, actor: str, *, roll_back: bool = False) -> ReleaseRecord:
+    """Continue (or roll back) the unfinished release, read again once the lock is ours: the
+    runner we may have waited for can have finished it meanwhile."""
     service = executor.service
     journal = executor.journal
     latest = journal.latest(service.name)
-    if latest is None or latest.state not in UNFINISHED:
-        raise UsageError(f"{service.name}: no unfinished release to resume" + (f" (last: {latest.id} {latest.state})" if latest else ""))
+    holder = journal.holder(service.name)
+    if (latest is None or latest.state not in UNFINISHED) and (holder is None or holder.expires_at <= executor.clock()):
+        raise _no_unfinished(service.name, latest)  # nothing to resume, and nobody who could be making one
 
     def body(lease):
-        plan = plan_from_dict(latest.plan)
-        if roll_back and latest.state != states.ROLLING_BACK:
-            return executor.roll_back(plan, latest, lease, "asked", f"rollback asked by {actor}")
-        return executor.run(plan, latest, lease)
+        current = journal.latest(service.name)
+        if current is None or current.state not in UNFINISHED:
+            raise _no_unfinished(service.name, current)
+        return _continue(executor, current, lease, actor, roll_back)
 
-    return _run_locked(executor, journal, actor, latest.id, body)
+    return _run_locked(executor, journal, actor, latest.id if latest else new_release_id(executor.clock()), body)
 
 
 def rollback(executor: Executor, actor: str) -> ReleaseRecord:
     """Unfinished release: roll it back. Finished: switch back to the warm color, else redeploy."""
     service = executor.service
     journal = executor.journal
-    latest = journal.latest(service.name)
-    if latest and latest.state in UNFINISHED:
-        return resume(executor, actor, roll_back=True)
-    last_good = next((r for r in journal.history(service.name) if r.state == states.RELEASED), None)
-    if last_good is None:
-        raise UsageError(f"{service.name}: no released release to roll back")
     release_id = new_release_id(executor.clock())
 
     def body(lease):
+        latest = journal.latest(service.name)
+        if latest and latest.state in UNFINISHED:
+            return _continue(executor, latest, lease, actor, roll_back=True)
+        last_good = next((r for r in journal.history(service.name) if r.state == states.RELEASED), None)
+        if last_good is None:
+            raise UsageError(f"{service.name}: no released release to roll back")
         observed = executor.target.observe()
         warm = False
         if list(observed.colors) != ["main"]:
@@ -110,7 +174,7 @@ def rollback(executor: Executor, actor: str) -> ReleaseRecord:
             from_revision=last_good.to_revision, to_revision=last_good.from_revision, fence=lease.token,
         )
         journal.save(record)
-        return executor.run(plan, record, lease)
+        return executor.run(plan, record, lease, resumed=False)
 
     return _run_locked(executor, journal, actor, release_id, body)
 

@@ -42,8 +42,14 @@ class ServiceTarget:
     def ecs_name(self, color: str) -> str:
         return self.outputs.get(names.output_service(color)) or self.service.ecs_service_name(color)
 
-    def register(self, base_task_definition: str, image: str) -> str:
-        return self.ecs.register_with_image(base_task_definition, self.service.name, image)
+    def register(self, base_task_definition: str, image: str, token: str) -> str:
+        """A revision with the new image, tagged with `token` (the release id) so that a lost
+        answer or a resumed release finds it instead of registering another."""
+        return self.ecs.register_with_image(base_task_definition, self.service.name, image, token=token)
+
+    def find_registered(self, base_task_definition: str, token: str) -> str | None:
+        family = base_task_definition.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+        return self.ecs.find_registered(family, token)
 
     def deploy(self, color: str, task_definition: str, count: int, min_healthy: int, max_percent: int) -> None:
         self.ecs.update(self.service.cluster, self.ecs_name(color), task_definition=task_definition, desired_count=count,
@@ -57,6 +63,26 @@ class ServiceTarget:
 
     def healthy(self, color: str) -> int:
         return self.elbv2.healthy_targets(self.outputs[names.output_target_group(color)])
+
+    def serving_revisions(self, color: str) -> dict[str, int]:
+        """Healthy targets of the color's target group, counted by the task definition of the task
+        behind each ("" for a target no running task of the service owns).
+
+        Three reads (target health, ListTasks, DescribeTasks); the answer to "which version would
+        take this color's traffic", which a count of healthy targets cannot give.
+        """
+        healthy = [t for t in self.elbv2.target_states(self.outputs[names.output_target_group(color)]) if t.state == "healthy"]
+        if not healthy:
+            return {}
+        owners = {}
+        for task in self.ecs.service_tasks(self.service.cluster, self.ecs_name(color)):
+            for address in task.addresses:
+                owners[address] = task.task_definition
+        counts: dict[str, int] = {}
+        for target in healthy:
+            revision = owners.get((target.id, target.port), "")
+            counts[revision] = counts.get(revision, 0) + 1
+        return counts
 
     # --- traffic ---
     def weights(self) -> dict[str, int]:

@@ -84,12 +84,9 @@ def test_split_traffic_refuses_a_new_plan(examples_config):
 def test_rollback_plan_from_every_step_of_a_canary(examples_config):
     web = examples_config.services["web"]
     plan = plan_release(web, BLUE_LIVE, request_from_spec(web, "example/web:2"))
-    promote_at = next(i for i, s in enumerate(plan.steps) if isinstance(s, Promote))
-    for done in range(len(plan.steps) + 1):
+    assert any(isinstance(s, Promote) for s in plan.steps)
+    for done in range(len(plan.steps) + 1):  # past the promotion too: blue is still warm until released
         steps = plan_rollback(plan, done, TD1, 2)
-        if done > promote_at:
-            assert steps == (), done
-            continue
         assert steps[0] == ShiftTraffic((("blue", 100), ("green", 0))), done  # traffic first, in one call
         assert (ScaleDown("green") in steps) == (done >= 1), done  # the deploy (index 1) may have begun
         assert (PointTestListener("green") in steps) == (done >= 3), done
