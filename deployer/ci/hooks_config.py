@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from deployer.errors import ConfigError
@@ -84,15 +83,12 @@ class HooksConfig(Model):
 
 
 def load_hooks(path: Path) -> HooksConfig:
+    from deployer.spec.safe_yaml import load_yaml, read_text  # size, depth, alias and duplicate-key limits
+
     try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
+        data, root = load_yaml(read_text(path), str(path))
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found"]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError([f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{path}:1: expected a mapping with `releases:`"])
     try:

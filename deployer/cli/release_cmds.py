@@ -7,49 +7,123 @@ import click
 from deployer.errors import DeployerError, ExitCode, UsageError
 
 
+def _checked(flag: str, value, check):
+    """`check()` validates a flag with the spec's own types and validators (so flags and deployer.yaml
+    cannot drift); a failure is one line naming the flag, its value (clipped) and what was expected."""
+    from pydantic import ValidationError
+
+    from deployer.spec.loader import describe
+    from deployer.spec.units import clip
+
+    try:
+        return check()
+    except ValidationError as exc:
+        shown = value if isinstance(value, str) and value.isprintable() and " " not in value and 0 < len(value) <= 60 else clip(value)
+        raise UsageError(f"{flag} {shown}: {describe(exc.errors()[0])}") from None
+
+
+def _parse_image(image: str) -> str:
+    from pydantic import TypeAdapter
+
+    from deployer.spec.models import Image
+
+    return _checked("--image", image, lambda: TypeAdapter(Image).validate_python(image))
+
+
 def _parse_steps(text: str | None):
     if text is None:
         return None
-    from pydantic import ValidationError
-
     from deployer.spec.models import Release
 
     items = [t.strip() for t in text.split(",") if t.strip()]
-    parsed = [int(t) if t.isdigit() else t for t in items]
-    try:
-        return Release(steps=parsed).steps
-    except ValidationError as exc:
-        raise UsageError(f"--steps {text}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+    parsed = [int(t) if t.isascii() and t.isdigit() and len(t) <= 6 else t for t in items]
+    return _checked("--steps", text, lambda: Release(steps=parsed).steps)
 
 
 def with_pause_after(steps: list, weight: int) -> list:
     """Insert `pause` after the step with this weight (once)."""
+    from deployer.spec.models import Release
+
     if weight not in steps:
         raise UsageError(f"--pause-after {weight}: no step with that weight (steps: {', '.join(map(str, steps))})")
     if weight == 100:
         raise UsageError("--pause-after 100: the release is complete at 100%; pause after an earlier weight")
     at = steps.index(weight) + 1
-    return steps if steps[at:at + 1] == ["pause"] else steps[:at] + ["pause"] + steps[at:]
+    steps = steps if steps[at:at + 1] == ["pause"] else steps[:at] + ["pause"] + steps[at:]
+    return _checked("--pause-after", weight, lambda: list(Release(steps=steps).steps))
 
 
 def with_gate_limits(spec, max_5xx_rate: float | None, max_p99_ms: int | None):
-    """The service spec with this release's gate limits (flags override the spec, for this run only)."""
+    """The service spec with this release's gate limits (flags override the spec, for this run only),
+    checked by the spec's Gates model: its bounds, and no NaN or infinity."""
     limits = {k: v for k, v in (("max_5xx_rate", max_5xx_rate), ("max_p99_ms", max_p99_ms)) if v is not None}
     if not limits:
         return spec
-    gates = spec.release.gates.model_copy(update=limits)
+    from deployer.spec.models import Gates
+
+    values = spec.release.gates.model_dump()
+    for name, value in limits.items():
+        values[name] = value
+        gates = _checked("--" + name.replace("_", "-"), value, lambda: Gates.model_validate(values))
     return spec.model_copy(update={"release": spec.release.model_copy(update={"gates": gates})})
 
 
 def _parse_seconds(flag: str, text: str | None):
+    """--bake with the bounds of release.bake in deployer.yaml; --poll within 1s..5m."""
     if text is None:
         return None
+    from pydantic import TypeAdapter
+
+    from deployer.spec.models import PollSeconds, Release
+
+    if flag == "--bake":
+        return _checked(flag, text, lambda: Release(bake=text).bake)
+    return _checked(flag, text, lambda: TypeAdapter(PollSeconds).validate_python(text))
+
+
+MAX_WAIT_FOR_LOCK = 15 * 60
+
+
+def _parse_wait(text: str | None) -> float:
+    """--wait-for-lock: bounded, so a CI job never hangs on a lock for longer than it asked."""
+    if not text:
+        return 0.0
     from deployer.spec.units import parse_duration
 
     try:
-        return parse_duration(text)
+        seconds = parse_duration(text)
     except ValueError as exc:
-        raise UsageError(f"{flag} {text}: {exc}") from None
+        raise UsageError(f"--wait-for-lock {text}: {exc}") from None
+    if not 0 <= seconds <= MAX_WAIT_FOR_LOCK:
+        raise UsageError(f"--wait-for-lock {text}: expected 0s..15m")
+    return float(seconds)
+
+
+WAIT_FOR_LOCK_HELP = ("Wait up to this long (at most 15m) for another runner's lock, or a dead runner's lease, "
+                      "to go; default: do not wait.")
+
+
+def _can_ask(factory) -> bool:
+    import sys
+
+    return factory.output == "text" and not factory.github and sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _release_over_orphan(factory, image: str, attempt):
+    """`attempt(rollback_unfinished)`; if an orphaned release is in the way and a person is at the
+    terminal, offer to roll it back first (CI gets the error, which names both ways out)."""
+    from deployer.release.service import Unfinished
+
+    try:
+        return attempt(False)
+    except Unfinished as orphan:
+        if not _can_ask(factory):
+            raise
+        for i, line in enumerate(orphan.lines()):
+            click.echo(("note: " if i == 0 else "") + line, err=True)
+        if not click.confirm(f"roll release {orphan.record.id} back, then release {image}?", default=False, err=True):
+            raise
+        return attempt(True)
 
 
 def _finish(factory, service_name: str, executor, call) -> None:
@@ -73,7 +147,12 @@ def _finish(factory, service_name: str, executor, call) -> None:
         raise
     except DeployerError as exc:
         error = exc
-        record = journal.latest(service_name)
+        record = executor.record  # what this run knows, even when the record could not be written
+        if record is None:
+            try:
+                record = journal.latest(service_name)
+            except DeployerError:
+                record = None
         if record is None:
             raise
     data = report(record)
@@ -110,10 +189,14 @@ def register(cli: click.Group) -> None:
     @click.option("--bake", help="Time each step serves before its gate, e.g. 2m (default: the spec's).")
     @click.option("--max-5xx-rate", type=click.FloatRange(0, 100), help="Gate: canary 5xx percent that fails (default: the spec's).")
     @click.option("--max-p99-ms", type=click.IntRange(1), help="Gate: canary p99 ms that fails (default: the spec's).")
-    @click.option("--poll", default="5s", show_default=True, help="Time between progress polls.")
+    @click.option("--poll", default="5s", show_default=True, help="Time between progress polls, 1s..5m.")
     @click.option("--dry-run", is_flag=True, help="Print the plan and its time estimate; change nothing.")
+    @click.option("--wait-for-lock", "wait_for_lock", metavar="DURATION", help=WAIT_FOR_LOCK_HELP)
+    @click.option("--rollback-unfinished", is_flag=True,
+                  help="If an earlier release was left unfinished (its runner died), roll it back first.")
     @click.pass_obj
-    def release(factory, service, image, strategy, steps, pause_after, bake, max_5xx_rate, max_p99_ms, poll, dry_run):
+    def release(factory, service, image, strategy, steps, pause_after, bake, max_5xx_rate, max_p99_ms, poll, dry_run,
+                wait_for_lock, rollback_unfinished):
         """Release IMAGE to SERVICE: rolling, canary or blue/green, gated, rolled back on failure."""
         import os
 
@@ -122,26 +205,34 @@ def register(cli: click.Group) -> None:
         from deployer.release.actor import actor_from_env
         from deployer.release.plan import request_from_spec
 
+        image = _parse_image(image)
         spec = with_gate_limits(factory.service(service), max_5xx_rate, max_p99_ms)
         chosen = _parse_steps(steps)
         if pause_after is not None:
             chosen = with_pause_after(list(chosen if chosen is not None else spec.release.steps), pause_after)
         request = request_from_spec(spec, image, strategy, chosen, _parse_seconds("--bake", bake))
         poll_seconds = _parse_seconds("--poll", poll) or 1
+        wait = _parse_wait(wait_for_lock)
         with stop_on_signals() as stop:
-            executor = factory.executor(spec, poll=poll_seconds, stop=stop)
+            executor = factory.executor(spec, poll=poll_seconds, stop=stop, wait_for_lock=wait)
             if dry_run:
                 preview = releases.preview(executor, request)
                 _emit_plan(factory, preview)
                 return
-            _finish(factory, service, executor, lambda: releases.release(executor, request, actor_from_env(os.environ)))
+            actor = actor_from_env(os.environ)
+
+            def attempt(undo: bool):
+                return releases.release(executor, request, actor, rollback_unfinished=rollback_unfinished or undo)
+
+            _finish(factory, service, executor, lambda: _release_over_orphan(factory, image, attempt))
 
     @cli.command()
     @click.argument("service")
     @click.option("--rollback", "roll_back", is_flag=True, help="Roll the unfinished release back instead.")
     @click.option("--poll", default="5s", show_default=True)
+    @click.option("--wait-for-lock", "wait_for_lock", metavar="DURATION", help=WAIT_FOR_LOCK_HELP)
     @click.pass_obj
-    def resume(factory, service, roll_back, poll):
+    def resume(factory, service, roll_back, poll, wait_for_lock):
         """Continue (or roll back) SERVICE's interrupted release."""
         import os
 
@@ -151,14 +242,15 @@ def register(cli: click.Group) -> None:
 
         spec = factory.service(service)
         with stop_on_signals() as stop:
-            executor = factory.executor(spec, poll=_parse_seconds("--poll", poll) or 1, stop=stop)
+            executor = factory.executor(spec, poll=_parse_seconds("--poll", poll) or 1, stop=stop, wait_for_lock=_parse_wait(wait_for_lock))
             _finish(factory, service, executor, lambda: releases.resume(executor, actor_from_env(os.environ), roll_back=roll_back))
 
     @cli.command()
     @click.argument("service")
     @click.option("--poll", default="5s", show_default=True)
+    @click.option("--wait-for-lock", "wait_for_lock", metavar="DURATION", help=WAIT_FOR_LOCK_HELP)
     @click.pass_obj
-    def rollback(factory, service, poll):
+    def rollback(factory, service, poll, wait_for_lock):
         """Back to the previous version: one traffic switch while it is warm, else a redeploy."""
         import os
 
@@ -168,7 +260,7 @@ def register(cli: click.Group) -> None:
 
         spec = factory.service(service)
         with stop_on_signals() as stop:
-            executor = factory.executor(spec, poll=_parse_seconds("--poll", poll) or 1, stop=stop)
+            executor = factory.executor(spec, poll=_parse_seconds("--poll", poll) or 1, stop=stop, wait_for_lock=_parse_wait(wait_for_lock))
             _finish(factory, service, executor, lambda: releases.rollback(executor, actor_from_env(os.environ)))
 
     for name, verb in (("promote", "Let SERVICE's paused release go on."), ("abort", "Roll SERVICE's running release back at its next poll.")):

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ValidationError
 
 from deployer.errors import ConfigError
 from deployer.spec.models import DeployerConfig, Service
+from deployer.spec.safe_yaml import load_yaml, path_text, read_text
+from deployer.spec.units import clip
 
 DEFAULT_FILE = "deployer.yaml"
 
@@ -24,23 +26,14 @@ DEFAULT_FILE = "deployer.yaml"
 def load_config(path: str | Path = DEFAULT_FILE) -> DeployerConfig:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found"], hint="pass --config PATH or run where deployer.yaml is") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
     return parse_config(text, str(path))
 
 
 def parse_config(text: str, filename: str = DEFAULT_FILE) -> DeployerConfig:
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{where}: not valid YAML: {problem}"]) from None
+    data, root = load_yaml(text, filename)
     if not isinstance(data, dict):
         raise ConfigError([f"{filename}:1: expected a mapping with `services:` at the top"])
     problems = []
@@ -59,8 +52,8 @@ def parse_config(text: str, filename: str = DEFAULT_FILE) -> DeployerConfig:
                 continue
             if "name" in body and body["name"] != key:
                 problems.append(
-                    f"{filename}:{_line(root, ('services', key, 'name'))}: services.{key}.name: "
-                    f"must match its key {key!r} (got {body['name']!r}); the key is the name"
+                    f"{filename}:{_line(root, ('services', key, 'name'))}: {_path_text(('services', key, 'name'))}: "
+                    f"must match its key {clip(key)} (got {clip(body['name'])}); the key is the name"
                 )
             merged[key] = {**_deep_merge(defaults, body), "name": key}
         data = {**data, "services": merged}
@@ -105,16 +98,12 @@ def _clean_loc(loc: tuple) -> tuple:
 
 
 def _path_text(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
+    return path_text(loc)
 
 
 def _format(err: dict, filename: str, root: yaml.Node | None) -> str:
     loc = _clean_loc(err["loc"])
     kind = err["type"]
-    msg = err["msg"]
     if kind == "missing":
         text = "required field is missing"
     elif kind == "extra_forbidden":
@@ -126,11 +115,7 @@ def _format(err: dict, filename: str, root: yaml.Node | None) -> str:
         elif allowed:
             text += f"; expected one of: {', '.join(allowed)}"
     else:
-        text = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        text = text.replace("Input should be a valid dictionary", "expected a mapping").replace("Input should be", "expected").replace("String should", "expected a text that should")
-        got = err.get("input")
-        if kind not in ("value_error",) and isinstance(got, (str, int, float, bool)) and "got" not in text:
-            text += f" (got {got!r})"
+        text = describe(err)
     line, found = _line_found(root, loc)
     if not found and len(loc) > 2 and loc[0] == "services":
         # The value may come from `defaults:`; point there when it does.
@@ -138,6 +123,19 @@ def _format(err: dict, filename: str, root: yaml.Node | None) -> str:
         if default_found:
             line, text = default_line, f"{text} (set in defaults)"
     return f"{filename}:{line}: {_path_text(loc)}: {text}"
+
+
+def describe(err: dict) -> str:
+    """What one pydantic error expected, in words, with the value given (clipped); no location.
+
+    Shared with the command line, which checks flags with the spec's own types.
+    """
+    text = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    text = text.replace("Input should be a valid dictionary", "expected a mapping").replace("Input should be", "expected").replace("String should", "expected a text that should")
+    got = err.get("input")
+    if err["type"] != "value_error" and isinstance(got, (str, int, float, bool)) and "got" not in text:
+        text += f" (got {clip(got)})"
+    return text
 
 
 def _line(root: yaml.Node | None, loc: tuple) -> int:

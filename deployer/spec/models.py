@@ -10,6 +10,7 @@ import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,13 +20,46 @@ from pydantic import (
     model_validator,
 )
 
-from deployer.spec.units import fargate_size_problem, parse_duration
+from deployer.spec.units import clip, fargate_size_problem, parse_duration
 
 Seconds = Annotated[
     int,
     BeforeValidator(parse_duration),
     PlainSerializer(lambda v: v, return_type=int),
     Field(json_schema_extra={"examples": ["30s", "2m", "1h30m", 90]}),
+]
+
+# `--poll` of the release commands (not a deployer.yaml field): seconds between progress polls.
+PollSeconds = Annotated[Seconds, Field(ge=1, le=300)]
+
+# A container image reference as Docker/ECS take it: [registry[:port]/]name[:tag][@digest].
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_PORT = r"(?::[0-9]{1,5})"
+# A registry has a dot or a port, or is localhost; else the first part belongs to the name.
+_DOMAIN = rf"(?:localhost{_PORT}?|{_LABEL}(?:\.{_LABEL})+{_PORT}?|{_LABEL}{_PORT})"
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_PATTERN = (
+    rf"^(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+IMAGE_MAX_LENGTH = 255  # ECS containerDefinitions.image
+_IMAGE = re.compile(IMAGE_PATTERN)
+
+
+def _image(value: str) -> str:
+    if len(value) > IMAGE_MAX_LENGTH or not _IMAGE.fullmatch(value):
+        why = f"{len(value)} characters" if len(value) > IMAGE_MAX_LENGTH else clip(value)
+        raise ValueError(
+            f"expected an image [registry[:port]/]name[:tag][@digest]: lowercase name, at most {IMAGE_MAX_LENGTH} characters, "
+            f"no spaces or control characters (got {why})"
+        )
+    return value
+
+
+Image = Annotated[
+    str,
+    AfterValidator(_image),
+    Field(json_schema_extra={"pattern": IMAGE_PATTERN, "maxLength": IMAGE_MAX_LENGTH, "examples": ["registry.example.com:5000/team/web:1.2.3"]}),
 ]
 
 ARN = Annotated[str, Field(pattern=r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$")]
@@ -43,7 +77,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 class Model(BaseModel):
     """Strict by default: unknown fields are errors (typos must not pass silently)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # NaN would disable a gate
 
 
 class HealthCheck(Model):
@@ -177,18 +211,18 @@ class Rolling(Model):
 
 class Gates(Model):
     max_5xx_rate: float = Field(5.0, ge=0, le=100, description="Tripwire: canary 5xx percent that fails at once.")
-    max_p99_ms: int = Field(1000, ge=1, description="Tripwire: canary p99 latency in ms that fails at once.")
+    max_p99_ms: int = Field(1000, ge=1, le=600_000, description="Tripwire: canary p99 latency in ms that fails at once.")
     margin: float = Field(
         0.2, ge=0, le=10, description="Canary p99 may exceed the baseline's by this fraction (0.2 = 20%)."
     )
     p99_min_delta_ms: int = Field(
-        50, ge=0, description="A canary p99 this close to the baseline's is noise, whatever the margin says."
+        50, ge=0, le=600_000, description="A canary p99 this close to the baseline's is noise, whatever the margin says."
     )
-    min_requests: int = Field(100, ge=1, description="Fewer canary requests than this is INCONCLUSIVE, never FAIL.")
+    min_requests: int = Field(100, ge=1, le=1_000_000, description="Fewer canary requests than this is INCONCLUSIVE, never FAIL.")
     confidence: float = Field(0.99, gt=0.5, lt=1, description="Confidence of the two-proportion test.")
     period: Seconds = Field(60, ge=1, le=3600, description="Metric period of one gate window.")
-    max_inconclusive: int = Field(5, ge=0, description="INCONCLUSIVE windows a step may wait before giving up.")
-    alarms: list[str] = Field(default_factory=list, description="CloudWatch alarm names that fail the gate when in ALARM.")
+    max_inconclusive: int = Field(5, ge=0, le=100, description="INCONCLUSIVE windows a step may wait before giving up.")
+    alarms: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(default_factory=list, max_length=100, description="CloudWatch alarm names that fail the gate when in ALARM.")
 
 
 def _parse_step(value: Any) -> int | str:
@@ -197,7 +231,7 @@ def _parse_step(value: Any) -> int | str:
         return "pause"
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100:
         return value
-    raise ValueError(f"expected a weight 1..100 or 'pause' (got {value!r})")
+    raise ValueError(f"expected a weight 1..100 or 'pause' (got {clip(value)})")
 
 
 Step = Annotated[
@@ -211,7 +245,7 @@ class Release(Model):
     strategy: Literal["rolling", "canary", "bluegreen"] = "rolling"
     rolling: Rolling = Field(default_factory=lambda: Rolling(preset="no-capacity-loss"))
     steps: list[Step] = Field(
-        default_factory=lambda: [10, 25, 50, 100], description="Canary weights in percent; `pause` waits for promote."
+        default_factory=lambda: [10, 25, 50, 100], max_length=50, description="Canary weights in percent; `pause` waits for promote."
     )
     bake: Seconds = Field(120, ge=0, le=86400, description="Time each step serves before its gate is read.")
     gates: Gates = Field(default_factory=Gates)
@@ -231,6 +265,10 @@ class Release(Model):
             raise ValueError(f"the last weight must be 100 (got {weights[-1]})")
         if steps[0] == "pause":
             raise ValueError("a pause must follow a weight")
+        if steps[-1] == "pause":
+            raise ValueError("a pause after 100 waits for nothing: the release is complete at 100%; pause after an earlier weight")
+        if any(a == b == "pause" for a, b in zip(steps, steps[1:])):
+            raise ValueError("two pauses in a row; one waits for promote")
         return steps
 
     @property
@@ -273,9 +311,9 @@ class Placement(Model):
 
 class Alarms(Model):
     enabled: bool = True
-    target_5xx_count: int = Field(10, ge=1, description="Alarm when a target group's 5xx count per period reaches this.")
-    p99_ms: int = Field(1000, ge=1, description="Alarm when a target group's p99 response time reaches this.")
-    period: Seconds = Field(60, description="10, 30 or a multiple of 60 seconds.")
+    target_5xx_count: int = Field(10, ge=1, le=1_000_000, description="Alarm when a target group's 5xx count per period reaches this.")
+    p99_ms: int = Field(1000, ge=1, le=600_000, description="Alarm when a target group's p99 response time reaches this.")
+    period: Seconds = Field(60, le=86400, description="10, 30 or a multiple of 60 seconds.")
     evaluation_periods: int = Field(1, ge=1, le=10)
     datapoints_to_alarm: int = Field(1, ge=1, le=10)
 
@@ -290,6 +328,8 @@ class Alarms(Model):
     def _datapoints_fit(self) -> "Alarms":
         if self.datapoints_to_alarm > self.evaluation_periods:
             raise ValueError("datapoints_to_alarm cannot exceed evaluation_periods")
+        if self.period * self.evaluation_periods > 86400:
+            raise ValueError("period x evaluation_periods must be at most one day (86400 s), as CloudWatch requires")
         return self
 
 
@@ -297,9 +337,9 @@ class Service(Model):
     name: str = Field(description="Set from the key under `services`.")
     cluster: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,255}$")
     launch_type: Literal["FARGATE", "EC2"] = "FARGATE"
-    image: str = Field(min_length=1, pattern=r"^\S+$", description="Initial image; releases bring new ones.")
-    cpu: int = Field(256, ge=128)
-    memory: int = Field(512, ge=128)
+    image: Image = Field(description="Initial image; releases bring new ones.")
+    cpu: int = Field(256, ge=128, le=196_608, description="CPU units (1024 = 1 vCPU); ECS allows up to 192 vCPU.")
+    memory: int = Field(512, ge=128, le=1_048_576, description="MiB.")
     container_port: int = Field(8080, ge=1, le=65535)
     environment: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(default_factory=dict)
     secrets: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ARN] = Field(
