@@ -47,8 +47,14 @@ class Sandbox:
         return self.directory / "deployer.yaml"
 
     def env(self) -> dict[str, str]:
-        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": DUMMY_KEY, "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
-                "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region, "DEPLOYER_CONFIG": str(self.spec)}
+        """What a deployer command needs to use the sandbox: the endpoint, dummy credentials, the
+        spec with the sandbox's IDs, and DEPLOYER_HTTP_PROXY (`http://127.0.0.1:PORT`), the
+        sandbox's front door, through which pre-traffic checks reach `http://<ALB DNS name>:<port>/`."""
+        env = {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": DUMMY_KEY, "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
+               "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region, "DEPLOYER_CONFIG": str(self.spec)}
+        if self.state.get("front_door"):
+            env["DEPLOYER_HTTP_PROXY"] = self.state["front_door"]
+        return env
 
     def export_lines(self) -> list[str]:
         return [f"export {k}={v}" for k, v in self.env().items()]

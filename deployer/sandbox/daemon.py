@@ -2,6 +2,9 @@
 
 Started by `deployer sandbox up` (detached); stopped by SIGTERM from `deployer sandbox down`,
 which stops every task process it started. It also stops by itself after `--lifetime`.
+Besides moto and one proxy per listener it runs the front door (deployer.sandbox.front_door), an
+HTTP forward proxy that reaches those listeners by ALB DNS name; its URL is `front_door` in
+state.json and DEPLOYER_HTTP_PROXY in `deployer sandbox env`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from deployer.sandbox import moto_ext
     from deployer.sandbox.ecs_controller import EcsController
+    from deployer.sandbox.front_door import FrontDoor, route_key
     from deployer.sandbox.health import HealthChecker
     from deployer.sandbox.images import load_images
     from deployer.sandbox.metrics import MetricsFeeder
@@ -75,9 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         with open(events_path, "a") as f:
             f.write(f"{time.time():.3f} {text}\n")
 
+    front_door = FrontDoor(lambda: {route_key(p.dns_name, p.listener_port): p.port for p in list(proxies.values())})
+    front_door.start()
+
     def state() -> dict:
         return {
-            "pid": os.getpid(), "endpoint": endpoint, "region": args.region, "ready": True,
+            "pid": os.getpid(), "endpoint": endpoint, "region": args.region, "ready": True, "front_door": front_door.url,
             "proxies": {arn: p.describe() for arn, p in proxies.items()},
             "tasks": {key: len([t for t in tasks if t.alive()]) for key, tasks in controller.tasks.items()},
         }
@@ -101,8 +108,16 @@ def main(argv: list[str] | None = None) -> int:
         for lb in list(elbv2.load_balancers.values()):
             for arn in list(lb.listeners):
                 if arn not in proxies:
-                    proxy = ListenerProxy(arn, lb, next_port[0], elbv2, recorder, proxy_event)
-                    next_port[0] += 1
+                    proxy = None
+                    for _ in range(100):  # skip ports another program holds (bounded)
+                        port, next_port[0] = next_port[0], next_port[0] + 1
+                        try:
+                            proxy = ListenerProxy(arn, lb, port, elbv2, recorder, proxy_event)
+                            break
+                        except OSError:
+                            log.info("port %d is taken; trying the next one", port)
+                    if proxy is None:
+                        raise OSError(f"no free port for the proxy of {arn}")
                     proxy.start()
                     proxies[arn] = proxy
                     changed = True
@@ -134,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("sandbox stopping")
     for t in threads:
         t.join(timeout=5)
+    front_door.stop()
     for proxy in proxies.values():
         proxy.stop()
     controller.stop_all()

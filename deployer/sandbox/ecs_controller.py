@@ -6,6 +6,11 @@ deployment while the total stays within maximumPercent, stop tasks of older depl
 the healthy ones stay at or above minimumHealthyPercent, drain stopped tasks for the target
 group's deregistration delay, and mark the rollout COMPLETED, or FAILED when the circuit
 breaker trips (rolling back to the previous deployment when asked to).
+
+Every task is also a moto ECS task (deployer.sandbox.moto_ext.ecs_tasks), so ListTasks and
+DescribeTasks show it: PENDING until its port answers, then RUNNING; when stopped, desiredStatus
+STOPPED and DEACTIVATING while its target drains, STOPPING, then STOPPED with its reason. A
+StopTask call is honoured the same way (the service then starts a replacement).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from moto.moto_api._internal import mock_random
 
 from deployer.sandbox.images import image_env
 from deployer.sandbox.moto_ext.ecs import new_deployment
+from deployer.sandbox.moto_ext.ecs_tasks import SandboxTask, publish
 from deployer.sandbox.moto_ext.elbv2 import TARGET_HEALTH
 from deployer.sandbox.tasks import Task, TaskRunner
 
@@ -61,6 +67,10 @@ class EcsController:
                     self.runner.stop(task, timeout=3)
             for task in self.draining:
                 self.runner.stop(task, timeout=3)
+            for task in [t for tasks in self.tasks.values() for t in tasks] + self.draining:
+                if task.record is not None:
+                    task.record.stop("Sandbox stopped", code="UserInitiated", draining=False)
+                    task.record.stopped(task.process.returncode)
             self.tasks.clear()
             self.draining.clear()
 
@@ -83,13 +93,23 @@ class EcsController:
             health = TARGET_HEALTH.get((task.target_group, task.ip), ("initial", ""))[0] if task.target_group else "healthy"
             crashed = not task.alive()
             unhealthy = health == "unhealthy" and now - task.started_at > grace
+            record = task.record
             if crashed or unhealthy:
                 tasks.remove(task)
                 why = "Essential container in task exited" if crashed else "Task failed ELB health checks"
-                self._event(service, f"(service {service.name}) has stopped 1 running tasks: (task {task.task_id}). {why}.")
-                self._drain(task, now, immediately=True)
+                self._event(service, f"(service {service.name}) has stopped 1 running tasks: (task {self._id(task)}). {why}.")
+                if crashed:
+                    self._drain(task, now, immediately=True, reason=why, code="EssentialContainerExited")
+                else:
+                    self._drain(task, now, immediately=True, reason=f"{why} in (target-group {task.target_group})")
                 if task.deployment_id == primary["id"]:
                     primary["failedTasks"] = primary.get("failedTasks", 0) + 1
+            elif record is not None and record.desired_status == "STOPPED":  # StopTask
+                tasks.remove(task)
+                self._event(service, f"(service {service.name}) has stopped 1 running tasks: (task {self._id(task)}).")
+                self._drain(task, now)
+            elif record is not None and record.last_status == "PENDING" and task.answers():
+                record.running()
 
         if primary["rolloutState"] == "IN_PROGRESS" and breaker.get("enable") and primary.get("failedTasks", 0) >= breaker_threshold(desired):
             self._trip_breaker(service, primary, bool(breaker.get("rollback")))
@@ -104,10 +124,11 @@ class EcsController:
             return [t for t in group if self._is_healthy(t)]
 
         # too many of the current deployment (scaled down): stop the newest first
+        scaling = f"Scaling activity initiated by (deployment {primary['id']})"
         for task in sorted(new, key=lambda t: t.started_at, reverse=True)[: max(0, len(new) - desired)]:
             tasks.remove(task)
             new.remove(task)
-            self._drain(task, now)
+            self._drain(task, now, reason=scaling)
 
         # stop old tasks: unhealthy ones freely, healthy ones while the floor holds
         healthy_total = len(healthy(new)) + len(healthy(old))
@@ -118,7 +139,7 @@ class EcsController:
                 healthy_total -= 1
             tasks.remove(task)
             old.remove(task)
-            self._drain(task, now)
+            self._drain(task, now, reason=scaling)
 
         # start new tasks within maximumPercent (draining tasks still count, as on ECS)
         if primary["rolloutState"] != "FAILED":
@@ -173,16 +194,25 @@ class EcsController:
         mappings = _get(container, "portMappings") or [{"containerPort": 8080}]
         port = int(_get(mappings[0], "containerPort"))
         task = self.runner.start(key, deployment["id"], deployment["taskDefinition"], port, env)
+        task.record = SandboxTask(self.ecs_backend, service, task_definition, deployment["id"], task.ip, port)
+        publish(self.ecs_backend, task.record)
         if target_group:
             group = self.elbv2_backend.target_groups.get(target_group)
             if group is not None:
                 group.register([{"Id": task.ip, "Port": port}])
                 TARGET_HEALTH[(target_group, task.ip)] = ("initial", "Elb.RegistrationInProgress")
                 task.target_group = target_group
-        self._event(service, f"(service {service.name}) has started 1 tasks: (task {task.task_id}).")
+        self._event(service, f"(service {service.name}) has started 1 tasks: (task {self._id(task)}).")
         return task
 
-    def _drain(self, task: Task, now: float, immediately: bool = False) -> None:
+    @staticmethod
+    def _id(task: Task) -> str:
+        return task.record.id if task.record is not None else task.task_id
+
+    def _drain(self, task: Task, now: float, immediately: bool = False, reason: str = "Task stopped by the service scheduler",
+               code: str = "ServiceSchedulerInitiated") -> None:
+        if task.record is not None:
+            task.record.stop(reason, code=code, draining=bool(task.target_group))
         delay = 0
         if task.target_group:
             group = self.elbv2_backend.target_groups.get(task.target_group)
@@ -200,7 +230,11 @@ class EcsController:
                 if group is not None and task.ip in group.targets:
                     group.deregister([{"Id": task.ip}])
                 TARGET_HEALTH.pop((task.target_group, task.ip), None)
+            if task.record is not None:
+                task.record.stopping()
             self.runner.stop(task)
+            if task.record is not None:
+                task.record.stopped(task.process.returncode)
 
     def _trip_breaker(self, service, primary: dict, rollback: bool) -> None:
         primary["rolloutState"] = "FAILED"

@@ -4,6 +4,18 @@ Routes are read back from the emulated ELBv2 every 200 ms; a request goes to a t
 drawn by weight, then round-robin to one of its healthy targets (503 when there is none).
 Every proxied request is counted per target group for the metrics feeder; every change of
 weights is logged with its time, so tests can see when traffic really moved.
+
+Listener changes before deregistrations. On AWS, once ModifyListener has moved a target group's
+weight to 0 no new request goes to it, and a target that then deregisters (ECS stopping its
+task) only finishes the requests it already has, during the deregistration delay: a rollback
+(weights back to the stable color, read back, then the idle color scaled to 0) refuses nothing.
+The sandbox's ECS controller can start draining within 250 ms of the scale-down, sooner than this
+proxy's next 200 ms read of the weights, which used to answer 503 to requests still drawn for
+the old weights. So when a draw lands on a target group without a healthy target, the proxy
+re-reads the listener at once and draws again: a listener change the API already shows is in
+effect before any request is refused for want of a target. It does not send new requests to
+draining targets (AWS does not either); with the weights read afresh and still no healthy
+target in the drawn group, the answer is 503, as before.
 """
 
 from __future__ import annotations
@@ -81,7 +93,11 @@ class ListenerProxy:
         self.routes: list[tuple[str, int]] = []
         self._round_robin: dict[str, itertools.count] = {}
         self._random = random.Random()
-        self.server = make_server("127.0.0.1", port, self._app, threaded=True)
+        self._refresh_lock = threading.Lock()
+        try:
+            self.server = make_server("127.0.0.1", port, self._app, threaded=True)
+        except SystemExit:  # werkzeug exits when the port is taken; let the caller try another one
+            raise OSError(f"port {port} is in use") from None
         self.thread = threading.Thread(target=self.server.serve_forever, name=f"proxy-{port}", daemon=True)
 
     def start(self) -> None:
@@ -95,20 +111,33 @@ class ListenerProxy:
         return {"port": self.port, "load_balancer_arn": self.load_balancer_arn, "dns_name": self.dns_name,
                 "listener_port": self.listener_port}
 
-    def refresh(self) -> None:
-        listener = self._listener()
-        routes = forward_groups(listener) if listener else []
-        if routes != self.routes:
+    def refresh(self) -> bool:
+        """Read the listener's weights back; True when they changed (the change is logged)."""
+        with self._refresh_lock:
+            listener = self._listener()
+            routes = forward_groups(listener) if listener else []
+            if routes == self.routes:
+                return False
             self.routes = routes
             shown = ", ".join(f"{arn.rsplit('/', 2)[-2]}={w}" for arn, w in routes)
             self.event_log(f"listener :{self.port} weights {shown}")
+            return True
 
     def _listener(self):
         lb = self.backend.load_balancers.get(self.load_balancer_arn)
         return lb.listeners.get(self.listener_arn) if lb else None
 
     def _pick_target(self) -> tuple[str, str, int] | None:
-        routes = [(arn, w) for arn, w in self.routes if w > 0]
+        routes = self.routes
+        picked = self._draw(routes)
+        if picked is None or not picked[1]:
+            self.refresh()
+            if self.routes != routes:  # the weights moved since that draw: draw again with them
+                picked = self._draw(self.routes)
+        return picked
+
+    def _draw(self, routes: list[tuple[str, int]]) -> tuple[str, str, int] | None:
+        routes = [(arn, w) for arn, w in routes if w > 0]
         if not routes:
             return None
         group_arn = self._random.choices([a for a, _ in routes], weights=[w for _, w in routes])[0]

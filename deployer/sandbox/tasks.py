@@ -1,7 +1,9 @@
 """ECS tasks as local processes of the example app, each on its own loopback address.
 
 moto keys targets by IP alone, so two tasks on 127.0.0.1 would collapse into one target; every
-task gets 127.0.x.y of its own. Children die with the sandbox (PR_SET_PDEATHSIG on Linux).
+task gets 127.0.x.y of its own, skipping addresses whose port something else already holds
+(another sandbox or test on the same machine). Children die with the sandbox (PR_SET_PDEATHSIG
+on Linux).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import ctypes
 import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -46,9 +49,18 @@ class Task:
     draining_until: float | None = None
     stopped: bool = False
     failed: bool = False
+    record: object | None = None  # its moto ECS task (deployer.sandbox.moto_ext.ecs_tasks.SandboxTask)
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def answers(self, timeout: float = 0.05) -> bool:
+        """Its port accepts a connection: the container has started (loopback: refused at once if not)."""
+        try:
+            with socket.create_connection((self.ip, self.port), timeout=timeout):
+                return True
+        except OSError:
+            return False
 
 
 @dataclass
@@ -61,7 +73,7 @@ class TaskRunner:
 
     def start(self, service_key: str, deployment_id: str, task_definition: str, port: int, env: dict[str, str]) -> Task:
         with self._lock:
-            ip = next(self._addresses)
+            ip = self._free_address(port)
             task_id = f"{next(self._ids):06d}"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"task-{task_id}.log", "ab")
@@ -70,6 +82,18 @@ class TaskRunner:
                                    stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, close_fds=True)
         log.close()
         return Task(task_id, service_key, deployment_id, task_definition, ip, port, process, time.time())
+
+    def _free_address(self, port: int, tries: int = 1000) -> str:
+        for _ in range(tries):
+            ip = next(self._addresses)
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the app's server does: only a listener blocks it
+                try:
+                    probe.bind((ip, port))
+                    return ip
+                except OSError:
+                    continue  # taken by another process on this machine
+        raise RuntimeError(f"no free loopback address for port {port} after {tries} tries")
 
     @staticmethod
     def stop(task: Task, timeout: float = 5.0) -> None:

@@ -2,6 +2,8 @@
 
 It reaches a service the way its clients would: through its ALB listener's proxy, or, for DNS
 blue/green, through the ALB its Route53 weighted records point to (weights re-read every second).
+Answers are counted per status and per (version, status class), the version read from the
+example app's `X-App-Version` header, so a test can say which version answered what.
 """
 
 from __future__ import annotations
@@ -18,16 +20,59 @@ from deployer.sandbox.control import Sandbox
 from deployer.synth import names
 
 
+VERSION_HEADER = "X-App-Version"
+MAX_VERSIONS = 32       # distinct versions counted one by one; more are counted as "other"
+MAX_VERSION_CHARS = 40  # a longer header value is cut (the counter stays small whatever tasks answer)
+NO_VERSION = "-"        # the answer named no version: the load balancer's own 502/503, or no answer at all
+
+
+def status_class(status: int) -> str:
+    """200 -> "2xx"; no answer at all (599 here) -> "none"."""
+    return f"{status // 100}xx" if 100 <= status < 599 else "none"
+
+
 @dataclass
 class TrafficResult:
+    """What the traffic saw. `statuses`: HTTP status -> count (599: no answer). `responses`:
+    (version, status class) -> count, the version from the `X-App-Version` header (NO_VERSION
+    when there was none); `versions`: version -> 2xx answers."""
+
     sent: int = 0
     statuses: Counter = field(default_factory=Counter)
     versions: Counter = field(default_factory=Counter)
+    responses: Counter = field(default_factory=Counter)
+
+    def add(self, status: int, version: str | None) -> None:
+        """Count one answer (the caller holds the lock, if any). Bounded: at most MAX_VERSIONS keys a class."""
+        version = (version or NO_VERSION)[:MAX_VERSION_CHARS]
+        seen = {v for v, _ in self.responses}
+        if version not in seen and len(seen) >= MAX_VERSIONS:
+            version = "other"
+        kind = status_class(status)
+        self.statuses[status] += 1
+        self.responses[(version, kind)] += 1
+        if kind == "2xx" and version != NO_VERSION:
+            self.versions[version] += 1
+
+    def count(self, version: str | None = None, status_class: str | None = None) -> int:
+        """Answers of `version` (any if None) in `status_class` ("2xx", "5xx", "none"...; any if None)."""
+        return sum(n for (v, c), n in self.responses.items()
+                   if (version is None or v == version) and (status_class is None or c == status_class))
+
+    def versions_seen(self, status_class: str | None = None) -> set[str]:
+        """Versions that answered (in `status_class`), without NO_VERSION."""
+        return {v for (v, c), n in self.responses.items() if n and v != NO_VERSION and (status_class is None or c == status_class)}
 
     def line(self) -> str:
+        if not self.sent:
+            return "0 requests"
         errors = sum(n for s, n in self.statuses.items() if s >= 500)
-        versions = ", ".join(f"v{v} {n}" for v, n in sorted(self.versions.items()))
-        return f"{self.sent} requests, {errors} 5xx ({errors / self.sent:.1%}){'; ' + versions if versions else ''}" if self.sent else "0 requests"
+        parts = []
+        for version in sorted(self.versions_seen()):
+            fives = self.count(version, "5xx")
+            parts.append(f"v{version} {self.count(version, '2xx')}" + (f" (+{fives} 5xx)" if fives else ""))
+        versions = ", ".join(parts)
+        return f"{self.sent} requests, {errors} 5xx ({errors / self.sent:.1%}){'; ' + versions if versions else ''}"
 
 
 def service_urls(sandbox: Sandbox, service_name: str) -> list[tuple[str, int]]:
@@ -70,15 +115,11 @@ def run(sandbox: Sandbox, service_name: str, rps: float, duration: float, stop: 
     def send(url: str) -> None:
         try:
             response = http.request("GET", url + path)
-            status, body = response.status, response.data
+            status, version = response.status, response.headers.get(VERSION_HEADER)
         except urllib3.exceptions.HTTPError:
-            status, body = 599, b""
+            status, version = 599, None
         with lock:
-            result.statuses[status] += 1
-            if status == 200 and b'"version"' in body:
-                import json
-
-                result.versions[json.loads(body).get("version", "?")] += 1
+            result.add(status, version)
 
     workers: list[threading.Thread] = []
     next_at = time.monotonic()

@@ -1,7 +1,8 @@
 """A tiny HTTP service standing in for a real container image (WSGI, served by werkzeug).
 
-`/` answers with its version, `/health` with 200. Faults come from the environment, so a
-release can bring a bad version without a new build:
+`/` answers with its version, `/health` with 200; every answer also carries the version in the
+header `X-App-Version` (what traffic counters read, without parsing bodies). Faults come from
+the environment, so a release can bring a bad version without a new build:
 
   APP_VERSION         what `/` reports (default "1")
   PORT / HOST         where to listen (default 8080 on 127.0.0.1)
@@ -44,7 +45,8 @@ def make_app(env: dict[str, str]):
         else:
             status, body = "404 Not Found", {"error": "not found"}
         data = json.dumps(body).encode()
-        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                                ("X-App-Version", version)])
         return [data]
 
     return app

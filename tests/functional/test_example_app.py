@@ -81,3 +81,15 @@ def test_added_latency(start_app):
 def test_crash_at_start(start_app):
     _, proc = start_app(CRASH_AT_START="1")
     assert proc.wait(timeout=10) == 3
+
+
+def test_every_answer_names_its_version_in_a_header(start_app):
+    """Traffic counters read the version from `X-App-Version`, on successes and on errors alike."""
+    base, _ = start_app(APP_VERSION="7", ERROR_RATE="1")
+    for path, status in (("/", 500), ("/health", 200), ("/nope", 404)):
+        try:
+            with urllib.request.urlopen(base + path, timeout=5) as r:
+                got, headers = r.status, r.headers
+        except urllib.error.HTTPError as e:
+            got, headers = e.code, e.headers
+        assert (got, headers["X-App-Version"]) == (status, "7")

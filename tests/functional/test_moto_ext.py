@@ -84,3 +84,24 @@ def test_updating_one_weighted_record_keeps_the_other(aws):
     sets = client("route53").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
     weighted = {r["SetIdentifier"]: (r["Weight"], r["TTL"]) for r in sets if "SetIdentifier" in r}
     assert weighted == {"blue": (100, 60), "green": (5, 30)}
+
+
+def test_task_definition_from_cloudformation_keeps_its_properties(aws):
+    """AWS: AWS::ECS::TaskDefinition keeps NetworkMode, RequiresCompatibilities, Cpu, Memory and the roles;
+    containers read back in camelCase; a changed one is a new revision."""
+    def template(image: str, family: str = "web") -> dict:
+        return {"Resources": {"Td": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+            "Family": family, "NetworkMode": "awsvpc", "RequiresCompatibilities": ["FARGATE"], "Cpu": "256", "Memory": "512",
+            "ExecutionRoleArn": "arn:aws:iam::123456789012:role/exec", "TaskRoleArn": "arn:aws:iam::123456789012:role/task",
+            "ContainerDefinitions": [{"Name": "app", "Image": image, "PortMappings": [{"ContainerPort": 8080}],
+                                      "Environment": [{"Name": "APP_NAME", "Value": "web"}]}]}}}}
+
+    create_stack_by_change_set("td", template("example/web:1"))
+    td = client("ecs").describe_task_definition(taskDefinition="web")["taskDefinition"]
+    assert (td["networkMode"], td["requiresCompatibilities"], td["cpu"], td["memory"]) == ("awsvpc", ["FARGATE"], "256", "512")
+    assert td["executionRoleArn"].endswith("role/exec") and td["taskRoleArn"].endswith("role/task")
+    (container,) = td["containerDefinitions"]
+    assert container["portMappings"][0]["containerPort"] == 8080 and container["environment"] == [{"name": "APP_NAME", "value": "web"}]
+    create_stack_by_change_set("td", template("example/web:2"), change_type="UPDATE")
+    td = client("ecs").describe_task_definition(taskDefinition="web")["taskDefinition"]
+    assert (td["revision"], td["networkMode"], td["containerDefinitions"][0]["image"]) == (2, "awsvpc", "example/web:2")

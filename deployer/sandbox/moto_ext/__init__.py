@@ -18,7 +18,7 @@ def install() -> None:
 
     if moto.__version__ != MOTO_VERSION:
         raise RuntimeError(f"the sandbox's moto extensions are written for moto {MOTO_VERSION}, found {moto.__version__}")
-    from deployer.sandbox.moto_ext import cloudformation, cloudwatch, ecs, elbv2, route53
+    from deployer.sandbox.moto_ext import cloudformation, cloudwatch, ecs, ecs_tasks, elbv2, route53
 
     cloudformation.install()
     elbv2.install()
@@ -27,4 +27,5 @@ def install() -> None:
     route53.install()
     cloudwatch.install()
     ecs.install()
+    ecs_tasks.install()
     _installed = True

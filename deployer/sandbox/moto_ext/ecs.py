@@ -6,13 +6,18 @@ LaunchType, and UpdateService with a new task definition starts a new PRIMARY de
 those properties, stores the task definition as a bare `family:revision` and makes no
 deployment. The sandbox's ECS controller (deployer.sandbox.ecs_controller) then moves the
 deployments: it starts and stops tasks and sets runningCount, rolloutState and events.
+
+AWS::ECS::TaskDefinition keeps NetworkMode, RequiresCompatibilities, Cpu, Memory, TaskRoleArn,
+ExecutionRoleArn and RuntimePlatform, and its container definitions read back in the API's
+camelCase. moto 5.2.5 keeps only the family, containers and memory (so a Fargate task definition
+became `bridge`, EC2-only, with no roles) and stores an updated one's containers in PascalCase.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from moto.core.utils import utcnow
+from moto.core.utils import pascal_to_camelcase, remap_nested_keys, utcnow
 from moto.ecs.models import EC2ContainerServiceBackend, Service, TaskDefinition, ecs_backends
 from moto.moto_api._internal import mock_random
 
@@ -46,7 +51,47 @@ def _arn(value: Any, backend: EC2ContainerServiceBackend) -> str:
     return backend.describe_task_definition(str(value)).arn
 
 
+def _register_from_cloudformation(props: dict, backend: EC2ContainerServiceBackend) -> TaskDefinition:
+    cpu, memory = props.get("Cpu"), props.get("Memory")
+    return backend.register_task_definition(
+        family=props.get("Family") or f"task-definition-{mock_random.randint(0, 10**6)}",
+        container_definitions=remap_nested_keys(props.get("ContainerDefinitions", []), pascal_to_camelcase),
+        volumes=remap_nested_keys(props.get("Volumes", []), pascal_to_camelcase),
+        network_mode=props.get("NetworkMode"),
+        requires_compatibilities=props.get("RequiresCompatibilities"),
+        cpu=str(cpu) if cpu is not None else None,
+        memory=str(memory) if memory is not None else None,
+        task_role_arn=props.get("TaskRoleArn"),
+        execution_role_arn=props.get("ExecutionRoleArn"),
+        runtime_platform=_camel(props.get("RuntimePlatform")) or None,
+        tags=_camel(props.get("Tags")) or None,
+    )
+
+
+def install_task_definitions() -> None:
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        return _register_from_cloudformation(cloudformation_json["Properties"], ecs_backends[account_id][region_name])
+
+    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        """A changed task definition is a new revision (the old one deregistered), as on AWS."""
+        backend = ecs_backends[account_id][region_name]
+        new = _register_from_cloudformation(cloudformation_json["Properties"], backend)
+        same = all(getattr(new, a, None) == getattr(original_resource, a, None) for a in (
+            "family", "container_definitions", "volumes", "network_mode", "compatibilities", "cpu", "memory",
+            "task_role_arn", "execution_role_arn"))
+        if same:
+            backend.task_definitions[new.family].pop(new.revision, None)  # nothing changed: keep the original
+            return original_resource
+        backend.deregister_task_definition(original_resource.arn)
+        return new
+
+    TaskDefinition.create_from_cloudformation_json = classmethod(create)
+    TaskDefinition.update_from_cloudformation_json = classmethod(update)
+
+
 def install() -> None:
+    install_task_definitions()
+
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         props = cloudformation_json["Properties"]
         backend = ecs_backends[account_id][region_name]

@@ -1,0 +1,90 @@
+"""The listener proxy: a weight change the API shows is in effect before a request is refused.
+
+AWS: once ModifyListener has moved a target group's weight to 0, no new request goes there, and
+its deregistering targets only finish what they already have; a rollback (weights back, then the
+idle color scaled to 0) refuses nothing. The proxy reads weights every 200 ms, so here a draw
+made with stale weights that lands on a group with no healthy target re-reads them and draws again.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+
+import pytest
+
+from deployer.sandbox.moto_ext.elbv2 import TARGET_HEALTH
+from deployer.sandbox.proxy import ListenerProxy, Recorder
+from tests.functional.conftest import free_port
+
+LB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/1"
+LISTENER = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web/1/2"
+TG = {c: f"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-{c}/{i}" for i, c in enumerate(("blue", "green"))}
+
+
+def upstream(name: str) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("X-App-Version", name)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def forward(weights: dict[str, int]) -> list[dict]:
+    return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": TG[c], "Weight": w} for c, w in weights.items()]}}]
+
+
+@pytest.fixture
+def setup():
+    servers = {c: upstream(c) for c in TG}
+    listener = SimpleNamespace(port=80, default_actions=forward({"blue": 50, "green": 50}))
+    lb = SimpleNamespace(arn=LB, dns_name="web-1.us-east-1.elb.amazonaws.com", listeners={LISTENER: listener})
+    groups = {c: SimpleNamespace(targets={"127.0.0.1": {"Id": "127.0.0.1", "Port": servers[c].server_address[1]}}) for c in TG}
+    backend = SimpleNamespace(load_balancers={LB: lb}, target_groups={TG[c]: g for c, g in groups.items()})
+    for c in TG:
+        TARGET_HEALTH[(TG[c], "127.0.0.1")] = ("healthy", "")
+    events: list[str] = []
+    proxy = ListenerProxy(LISTENER, lb, free_port(), backend, Recorder(), events.append)
+    proxy.start()
+    yield proxy, listener, events
+    proxy.stop()
+    for c in TG:
+        servers[c].shutdown()
+        TARGET_HEALTH.pop((TG[c], "127.0.0.1"), None)
+
+
+def get(proxy: ListenerProxy) -> tuple[int, str | None]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{proxy.port}/", timeout=5) as r:
+            return r.status, r.headers["X-App-Version"]
+    except urllib.error.HTTPError as e:
+        return e.code, None
+
+
+def test_stale_weights_never_send_a_request_to_a_drained_group(setup):
+    proxy, listener, events = setup
+    assert {get(proxy)[1] for _ in range(40)} == {"blue", "green"}
+    # ModifyListener to 100/0, then the green targets drain, all before the proxy's next 200 ms read
+    listener.default_actions = forward({"blue": 100, "green": 0})
+    TARGET_HEALTH[(TG["green"], "127.0.0.1")] = ("draining", "Target.DeregistrationInProgress")
+    assert [get(proxy) for _ in range(40)] == [(200, "blue")] * 40
+    assert events[-1].endswith("=100, web-green=0")  # the re-read is logged like any weight change
+
+
+def test_a_group_with_no_healthy_target_is_still_503(setup):
+    proxy, listener, _ = setup
+    listener.default_actions = forward({"blue": 0, "green": 100})
+    proxy.refresh()
+    TARGET_HEALTH[(TG["green"], "127.0.0.1")] = ("draining", "Target.DeregistrationInProgress")
+    assert get(proxy) == (503, None)
