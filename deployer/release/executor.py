@@ -365,7 +365,9 @@ class Executor:
                 raise StepFailed("deployment_failed", f"{step.color} deployment failed: {rollout.rollout_reason or 'tasks keep stopping'}")
             if expected and rollout.task_definition != expected:
                 # the circuit breaker put the previous revision back as PRIMARY
-                raise StepFailed("circuit_breaker", f"{step.color}: {rollout.rollout_reason or 'ECS replaced ' + short(expected)}")
+                raise StepFailed("circuit_breaker", f"{step.color}: ECS put {short(rollout.task_definition)} back in place of "
+                                                    f"{short(expected)} (its tasks kept failing)"
+                                                    + (f"; ECS: {rollout.rollout_reason}" if rollout.rollout_reason else ""))
             serving = self.target.serving_revisions(step.color)
             fresh = serving.get(expected, 0)
             stale = {revision: n for revision, n in serving.items() if revision != expected and n}
