@@ -17,8 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# ECS requests the real adapter sends per fake call (register = describe + register).
-ECS_REQUESTS = {"services": 1, "register_with_image": 2, "update": 1, "scale": 1, "rollout": 1}
+# ECS requests the real adapter sends per fake call (register = describe + register; the tasks
+# behind a color's targets = ListTasks + DescribeTasks + DescribeTaskDefinition for awsvpc tasks).
+ECS_REQUESTS = {"services": 1, "register_with_image": 2, "update": 1, "scale": 1, "rollout": 1, "service_tasks": 3,
+                "find_registered": 2}
 
 
 class CountingEcs:
@@ -62,7 +64,7 @@ def run() -> int:
     from deployer.aws.dynamodb import Table
     from deployer.errors import RolledBack
     from deployer.release import service as releases
-    from deployer.release.executor import Executor, Settings
+    from deployer.release.executor import LEASE_SECONDS, Executor, Settings
     from deployer.release.journal import DynamoJournal
     from deployer.release.plan import request_from_spec
     from deployer.release.report import report
@@ -94,12 +96,12 @@ def run() -> int:
                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
         return DynamoJournal(Table(ddb, "records", sleep=fx.no_sleep))
 
-    def count(service, target: ServiceTarget, journal, clock, image, steps=None, real_time=False):
+    def count(service, target: ServiceTarget, journal, clock, image, steps=None, real_time=False, lease=LEASE_SECONDS):
         ecs = CountingEcs(target.ecs)
         target.ecs = ecs
         before = target.elbv2.calls + target.route53.calls + journal.table.calls
         cw_before = target.cloudwatch.calls
-        settings = Settings(poll=0.2 if real_time else 2.0, lease=30.0)
+        settings = Settings(poll=0.2 if real_time else 2.0, lease=lease)
         executor = Executor(service, target, journal, RecordingProgress(), clock=clock if not real_time else time.time,
                             sleep=clock.sleep if not real_time else time.sleep, settings=settings)
         try:
@@ -111,17 +113,19 @@ def run() -> int:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, image, steps, behaviour in (
-            ("canary 10/25/50/100, good", "example/web:2", None, Behaviour(0.01, 90)),
-            ("canary, bad at 10%", "example/web:3", None, Behaviour(0.20, 90)),
-            ("bluegreen (ALB), good", "example/web:2", [100], Behaviour(0.01, 90)),
+        for label, image, steps, behaviour, lease in (
+            ("canary 10/25/50/100, good", "example/web:2", None, Behaviour(0.01, 90), LEASE_SECONDS),
+            ("  the same, 60 s lease (before)", "example/web:2", None, Behaviour(0.01, 90), 60.0),
+            ("canary, bad at 10%", "example/web:3", None, Behaviour(0.20, 90), LEASE_SECONDS),
+            ("bluegreen (ALB), good", "example/web:2", [100], Behaviour(0.01, 90), LEASE_SECONDS),
         ):
             reset()
             spec = setup_spec(Path(tmp))
             clock = FakeClock()
             service, target, _ = build_web(spec, clock, {image: behaviour})
-            record, calls = count(service, target, journal_for(), clock, image, steps)
-            rows.append((label, record.state, calls))
+            started = clock()
+            record, calls = count(service, target, journal_for(), clock, image, steps, lease=lease)
+            rows.append((f"{label} [{clock() - started:.0f} s]", record.state, calls))
 
         # rolling, 2 tasks, one target group
         reset()
@@ -158,10 +162,10 @@ def run() -> int:
         restore = report(record)["restore_seconds"]
 
     print("AWS requests per release (moto over HTTP; ECS and GetMetricData counted as the real adapter sends them)")
-    print(f"  {'release':<30} {'outcome':<12} {'elbv2/r53/ddb':>13} {'ecs':>5} {'cloudwatch':>10} {'total':>6}")
+    print(f"  {'release [duration]':<38} {'outcome':<12} {'elbv2/r53/ddb':>13} {'ecs':>5} {'cloudwatch':>10} {'total':>6}")
     for label, state, calls in rows:
         total = sum(calls.values())
-        print(f"  {label:<30} {state:<12} {calls['elbv2/route53/dynamodb']:>13} {calls['ecs']:>5} {calls['cloudwatch']:>10} {total:>6}")
+        print(f"  {label:<38} {state:<12} {calls['elbv2/route53/dynamodb']:>13} {calls['ecs']:>5} {calls['cloudwatch']:>10} {total:>6}")
     rolling_total = sum(rows[-1][2].values())
     print(f"rolling 2 tasks: {rolling_total} requests vs 15 for ecs-deploy (x{rolling_total / 15:.2f}); "
           f"ours include the lock, the release record and gate reads")

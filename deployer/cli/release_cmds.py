@@ -156,6 +156,9 @@ def _finish(factory, service_name: str, executor, call) -> None:
         if record is None:
             raise
     data = report(record)
+    if error is not None and error.exit_code != data["exit_code"]:
+        # e.g. rolled back, but the record could not be written: the exit code says what to do
+        data.update(exit_code=error.exit_code, error=error.message)
     executor.progress.close()
     _publish_ci(factory, data)
     if factory.output == "json":

@@ -95,7 +95,7 @@ def test_bluegreen_over_route53_weights(sandbox):
     route53 = sandbox.client("route53")
     zone = next(z["Id"] for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == outputs_zone)
     records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
-    weights = {r["SetIdentifier"]: r["Weight"] for r in records if "SetIdentifier" in r}
+    weights = {r["SetIdentifier"]: r["Weight"] for r in records if "SetIdentifier" in r and r["Name"] == "api.e2e.example.com."}
     assert sorted(weights.values()) == [0, 100] and weights[report["live_color"]] == 100
     assert t.result.versions.get("2", 0) > 0
 

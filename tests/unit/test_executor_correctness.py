@@ -15,15 +15,11 @@ from deployer.release.plan import request_from_spec
 from deployer.release.report import report
 from deployer.release.steps import Promote
 from tests.fakes import Behaviour, FakeClock, FakeTarget, RecordingProgress
+from tests.unit.test_executor import clock, make, web  # noqa: F401 - the same executor and fixtures
 
 
 class Killed(BaseException):
     """Stands for SIGKILL: nothing of the runner's own clean-up runs after it."""
-
-
-def make(service, target, clock, journal=None):
-    return Executor(service, target, journal or MemoryJournal(), RecordingProgress(), clock=clock, sleep=clock.sleep,
-                    settings=Settings(poll=2.0))
 
 
 def recording_weights(target):
@@ -42,16 +38,6 @@ def recording_weights(target):
 def kill_lease(journal, service, clock):
     """A killed runner never releases its lock: it simply expires."""
     clock.now += 3600
-
-
-@pytest.fixture
-def web(examples_config):
-    return examples_config.services["web"]
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 @pytest.fixture

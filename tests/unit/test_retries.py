@@ -121,18 +121,11 @@ def test_ambiguous_failure_of_a_mutating_call_is_not_retried_blindly(exc, code):
     assert info.value.code == code and is_ambiguous(info.value)  # the caller can tell, and look for the effect
 
 
-def test_throttled_mutating_call_gives_up_after_the_attempts():
+@pytest.mark.parametrize("idempotent", [True, False])  # a throttled call never ran: mutating ones are retried too
+def test_gives_up_after_the_attempts_with_one_clear_error(idempotent):
     a, slept = adapter([client_error("Throttling")] * 3, attempts=3)
     with pytest.raises(AwsError) as info:
-        a._call("describe_things", idempotent=False)
-    assert a.client.sent == 3 and len(slept) == 2
-    assert info.value.lines() == ["AWS describe_things failed: Throttling: boom", "hint: AWS kept throttling after retries; try again in a minute"]
-
-
-def test_gives_up_after_the_attempts_with_one_clear_error():
-    a, slept = adapter([client_error("Throttling")] * 3, attempts=3)
-    with pytest.raises(AwsError) as info:
-        a._call("describe_things", idempotent=True)
+        a._call("describe_things", idempotent=idempotent)
     assert a.client.sent == 3 and len(slept) == 2
     assert info.value.lines() == ["AWS describe_things failed: Throttling: boom", "hint: AWS kept throttling after retries; try again in a minute"]
 

@@ -20,6 +20,7 @@ def problems(text: str) -> list[str]:
     with pytest.raises(ConfigError) as info:
         parse_config(text, "deployer.yaml")
     assert info.value.exit_code == ExitCode.USAGE
+    assert all("\n" not in p for p in info.value.problems)  # one line per problem
     return info.value.problems
 
 

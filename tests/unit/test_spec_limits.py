@@ -11,28 +11,16 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from deployer.errors import ConfigError, ExitCode
+from deployer.errors import ConfigError
 from deployer.spec import load_config, parse_config
 from deployer.spec import models
 from deployer.spec.safe_yaml import MAX_ALIAS_NODES, MAX_BYTES, MAX_DEPTH, MAX_NODES
 from deployer.spec.units import parse_duration
 
-MINIMAL = """\
-services:
-  web:
-    cluster: demo
-    image: example/web:1
-    network: {vpc: vpc-0a1, subnets: [subnet-0a1, subnet-0a2]}
-    load_balancer: {listener: {port: 80}}
-"""
+from tests.unit.test_spec import MINIMAL as _MINIMAL
+from tests.unit.test_spec import problems
 
-
-def problems(text: str) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse_config(text, "deployer.yaml")
-    assert info.value.exit_code == ExitCode.USAGE
-    assert all("\n" not in p for p in info.value.problems)
-    return info.value.problems
+MINIMAL = _MINIMAL.lstrip("\n")  # line numbers below count from the first line of the service
 
 
 # --- the YAML reader -------------------------------------------------------------------------
