@@ -78,6 +78,7 @@ def one_run(box: control.Sandbox, outputs: dict[str, str], image: str) -> tuple[
     sender.join(timeout=30)
     result = seen[0] if seen else traffic.TrafficResult()
     errors = sum(n for status, n in result.statuses.items() if status >= 500)
+    print(f"    traffic: {result.line()}; statuses {dict(sorted(result.statuses.items()))}", flush=True)
     return split, errors, cleanup.returncode
 
 
@@ -98,6 +99,13 @@ def main() -> int:
                     raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
             stack = box.client("cloudformation").describe_stacks(StackName=names.stack_name("web"))["Stacks"][0]
             outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+            live_group = outputs[names.output_target_group("blue")]
+            deadline = time.monotonic() + 90  # the provisioned tasks pass their health checks before the first run
+            while time.monotonic() < deadline:
+                health = box.client("elbv2").describe_target_health(TargetGroupArn=live_group)["TargetHealthDescriptions"]
+                if sum(t["TargetHealth"]["State"] == "healthy" for t in health) >= 2:
+                    break
+                time.sleep(0.5)
             traffic.run(control.find(box.directory) or box, "web", RPS, 5)  # the listener's proxy is up and serving
             splits, errors = [], []
             print(f"dead runner: SIGKILL at the first canary shift of a 20%-5xx image, {RPS} rps, lease {LEASE_SECONDS:.0f} s")

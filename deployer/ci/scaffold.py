@@ -16,7 +16,16 @@ from deployer.errors import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES = ROOT / "templates"
-ACTION = ROOT / "pipelines" / "github" / "action.yml"
+
+# The rendered workflows use deployer's action from deployer's own repository, pinned to a release
+# commit, instead of a copy in the user's repository: GitHub checks that commit out and the action
+# installs deployer from the checkout (pipelines/github/action.yml), never by name from a package
+# index, so the commit in `uses:` is the deployer that runs with the job's AWS credentials. A
+# release sets both to the commit its tag `v<version>` points at. Until the first release they are
+# placeholders: a rendered workflow then stops at "Set up job" (the action cannot be resolved)
+# rather than run anything else.
+ACTION_REPOSITORY = "OWNER/deployer"
+ACTION_COMMIT = "0" * 40
 
 
 @dataclass(frozen=True)
@@ -62,10 +71,9 @@ def _environment() -> jinja2.Environment:
 def render(ci: str, s: Scaffold) -> dict[str, str]:
     """Relative path -> file text, for `ci` = github | jenkins."""
     env = _environment()
-    values = {"version": __version__, **s.__dict__}
+    values = {"version": __version__, "action": f"{ACTION_REPOSITORY}/pipelines/github@{ACTION_COMMIT}", **s.__dict__}
     if ci == "github":
         return {
-            ".github/actions/deployer/action.yml": ACTION.read_text(),
             ".github/workflows/deployer-release.yml": env.get_template("github/deployer-release.yml.j2").render(values),
             f".github/workflows/release-{s.service}.yml": env.get_template("github/release-service.yml.j2").render(values),
         }

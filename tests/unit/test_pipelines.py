@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from deployer.ci.scaffold import canary_steps_with_approval, render, scaffold_for
+from deployer.ci.scaffold import ACTION_REPOSITORY, canary_steps_with_approval, render, scaffold_for
 from deployer.cli import cli
 from deployer.errors import ExitCode
 from deployer.spec import load_service
@@ -23,7 +23,8 @@ EXAMPLES = ROOT / "examples" / "deployer.yaml"
 
 def test_examples_in_pipelines_are_what_init_renders():
     files = render("github", scaffold_for(load_service(EXAMPLES, "web"), "deployer.yaml", "eu-west-1", None))
-    for rel in (".github/workflows/deployer-release.yml", ".github/workflows/release-web.yml"):
+    assert set(files) == {".github/workflows/deployer-release.yml", ".github/workflows/release-web.yml"}
+    for rel in files:
         assert (ROOT / "pipelines/github/workflows" / Path(rel).name).read_text() == files[rel], rel
     jenkins = render("jenkins", scaffold_for(load_service(EXAMPLES, "web"), "deployer.yaml", "eu-west-1", None))
     assert (ROOT / "pipelines/jenkins/Jenkinsfile").read_text() == jenkins["Jenkinsfile"]
@@ -40,7 +41,9 @@ def test_action_inputs_outputs_and_no_expressions_in_scripts():
     for step in steps:
         assert "${{" not in step["run"], f"{step['name']}: inputs must reach the script through env"
     release = next(s for s in steps if s.get("id") == "release")
-    assert re.search(r"^\s*exec timeout --signal=INT .* deployer ", release["run"], re.M), "deployer must get the runner's SIGINT"
+    assert re.search(r'^\s*exec timeout --signal=INT .* "\$DEPLOYER_BIN" ', release["run"], re.M), "deployer must get the runner's SIGINT"
+    install = next(s for s in steps if s.get("id") == "install")
+    assert release["env"]["DEPLOYER_BIN"] == "${{ steps.install.outputs.deployer }}" and "GITHUB_OUTPUT" in install["run"]
     used = set(re.findall(r"inputs\.([a-z0-9-]+)", yaml.safe_dump(steps)))
     assert used == set(action["inputs"]), "every input is used, each through env"
 
@@ -91,7 +94,11 @@ def test_init_writes_then_refuses_to_overwrite(tmp_path):
     assert first.exit_code == 0, first.output
     workflow = tmp_path / ".github/workflows/release-web.yml"
     assert yaml.safe_load(workflow.read_text())["jobs"]["release-production"]["with"]["strategy"] == "canary"
-    assert (tmp_path / ".github/actions/deployer/action.yml").read_text() == ACTION.read_text()
+    # no copy of the action: the workflow uses it from deployer's repository, pinned to a commit,
+    # and it installs deployer from there (a copy would have no deployer source to install)
+    assert not (tmp_path / ".github/actions").exists()
+    step = yaml.safe_load((tmp_path / ".github/workflows/deployer-release.yml").read_text())["jobs"]["release"]["steps"][-1]
+    assert re.fullmatch(re.escape(ACTION_REPOSITORY) + r"/pipelines/github@[0-9a-f]{40}", step["uses"])
     assert runner.invoke(cli, args).exit_code == 0  # same content: nothing to refuse
     workflow.write_text("edited by hand\n")
     from deployer.cli import main
