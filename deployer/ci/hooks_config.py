@@ -48,6 +48,12 @@ class HooksConfig(Model):
     secret_env: str = Field("DEPLOYER_WEBHOOK_SECRET", description="Environment variable holding the shared secret.")
     listen: str = Field("127.0.0.1:8787", pattern=LISTEN)
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    request_timeout: float = Field(10, ge=1, le=300, description="Seconds a connection has to send a whole request "
+                                   "(from accept, or from its first byte after a response); then it is closed.")
+    idle_timeout: float = Field(75, ge=1, le=3600, description="Seconds an idle keep-alive connection is kept: "
+                                "above an ALB's idle timeout (60 s by default), so the ALB closes first.")
+    max_connections_per_client: int = Field(16, ge=0, le=1000, description="Connections one client address may hold "
+                                            "at once; more are answered 429 and closed. 0: no cap.")
     github_events: list[Literal["push", "release", "ping"]] = Field(default_factory=lambda: ["push", "release", "ping"])
     generic_events: list[str] = Field(default_factory=lambda: ["image.pushed"])
     callback_url: str | None = Field(None, pattern=r"^https?://")

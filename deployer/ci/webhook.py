@@ -24,14 +24,20 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from deployer.ci import signatures
+from deployer.ci import webhook_payloads as payloads
 from deployer.ci.hooks_config import HookRelease, HooksConfig
+from deployer.ci.webhook_payloads import PayloadError
 
 log = logging.getLogger("deployer.webhook")
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")  # what an image tag may be
+TIMESTAMP = re.compile(r"[0-9]{1,12}")  # Standard Webhooks: seconds since the epoch (bounded before int())
+DELIVERY = re.compile(r"[\x21-\x7e]{1,128}")  # a delivery id: it names a log line and the release's actor
 RESULTS_BY_EXIT = {0: "released", 3: "rolled_back", 6: "locked", 130: "interrupted"}
 
 
@@ -147,11 +153,20 @@ class Receiver:
         request.max_content_length = self.config.max_body_bytes
         try:
             response = self.route(request)
-        except Rejected as rejected:
-            response = self.json({"error": rejected.message}, rejected.status)
+        except (Rejected, PayloadError) as rejected:
+            response = self.rejected(request, rejected.status, rejected.message)
         except RequestEntityTooLarge:
-            response = self.json({"error": f"body larger than {self.config.max_body_bytes} bytes"}, 413)
+            response = self.rejected(request, 413, f"body larger than {self.config.max_body_bytes} bytes")
+        except Exception as exc:  # a bug, never a malformed input (those are 4xx above): keep the trace
+            log.error("%s %r: %s", request.method, request.path[:128], type(exc).__name__, exc_info=True)
+            response = self.json({"error": "internal error"}, 500)
         return response(environ, start_response)
+
+    def rejected(self, request: Request, status: int, message: str) -> Response:
+        """A 4xx with its reason on one line, logged as one line (bounded, never the body or a secret)."""
+        message = " ".join(message.split())[:300]
+        log.info("%s %r: %s %s", request.method, request.path[:128], status, message)
+        return self.json({"error": message}, status)
 
     @staticmethod
     def json(data: dict, status: int, headers: dict | None = None) -> Response:
@@ -183,24 +198,23 @@ class Receiver:
             if not signatures.verify_hub(self.secret, body, headers.get("X-Hub-Signature-256")):
                 raise Rejected(401, "bad or missing signature")
         else:
-            ok, why = signatures.verify_standard(self.secret, body, headers.get("webhook-id"),
-                                                 headers.get("webhook-timestamp"), headers.get("webhook-signature"),
-                                                 self.clock())
+            timestamp = headers.get("webhook-timestamp")
+            if timestamp is not None and not TIMESTAMP.fullmatch(timestamp):
+                raise Rejected(401, "webhook-timestamp is not a number")
+            ok, why = signatures.verify_standard(self.secret, body, headers.get("webhook-id"), timestamp,
+                                                 headers.get("webhook-signature"), self.clock())
             if not ok:
                 raise Rejected(401, why)
         delivery = headers.get("X-GitHub-Delivery") if source == "github" else (headers.get("webhook-id") or headers.get("X-Delivery-Id"))
-        if not delivery or len(delivery) > 128:
+        if not delivery:
             raise Rejected(400, "missing delivery id")
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise Rejected(400, "body is not JSON") from None
-        if not isinstance(payload, dict):
-            raise Rejected(400, "body is not a JSON object")
+        if not DELIVERY.fullmatch(delivery):
+            raise Rejected(400, "delivery id: expected 1 to 128 printable ASCII characters")
+        payload = payloads.load_object(payloads.json_text(body, request.mimetype), request.mimetype)
         if source == "github":
             event = headers.get("X-GitHub-Event", "")
             if event not in self.config.github_events:
-                raise Rejected(400, f"event {event!r} not allowed")
+                raise Rejected(400, f"event {event[:64]!r} not allowed")
             if event == "ping":
                 return self.json({"ok": True, "pong": True}, 200)
             entry, tag = self.select_github(event, payload)
@@ -223,29 +237,32 @@ class Receiver:
         return self.json({"release_id": job.id, "service": job.service, "image": image, "state": job.state}, 202, location)
 
     def select_github(self, event: str, payload: dict) -> tuple[HookRelease, str]:
-        repository = (payload.get("repository") or {}).get("full_name")
+        """The entry and tag of a push or release event; the payload's shape is checked first (400)."""
+        model = payloads.parse(payloads.Push if event == "push" else payloads.ReleaseEvent, payload)
+        repository = model.repository.full_name
         entries = [r for r in self.config.releases if r.repository and r.repository == repository]
         if not entries:
             raise Rejected(404, f"repository {repository!r} is not registered")
-        if event == "push":
-            ref = str(payload.get("ref", ""))
-            if not ref.startswith("refs/tags/"):
+        if isinstance(model, payloads.Push):
+            if not model.ref.startswith("refs/tags/"):
                 raise Rejected(422, "not a tag push")
-            tag = ref.removeprefix("refs/tags/")
-        else:  # release
-            if payload.get("action") != "published":
+            if model.deleted:
+                raise Rejected(422, "tag deleted")
+            tag = model.ref.removeprefix("refs/tags/")
+        else:
+            if model.action != "published":
                 raise Rejected(422, "release not published")
-            tag = str((payload.get("release") or {}).get("tag_name", ""))
+            tag = model.release.tag_name
         return entries[0], self.checked_tag(entries[0], tag)
 
     def select_generic(self, payload: dict) -> tuple[HookRelease, str]:
-        event = payload.get("event")
-        if event not in self.config.generic_events:
-            raise Rejected(400, f"event {event!r} not allowed")
-        entry = self.config.entry(str(payload.get("service", "")))
+        model = payloads.parse(payloads.Generic, payload)
+        if model.event not in self.config.generic_events:
+            raise Rejected(400, f"event {model.event[:64]!r} not allowed")
+        entry = self.config.entry(model.service)
         if entry is None:
-            raise Rejected(404, f"service {payload.get('service')!r} is not registered")
-        return entry, self.checked_tag(entry, str(payload.get("tag", "")))
+            raise Rejected(404, f"service {model.service[:64]!r} is not registered")
+        return entry, self.checked_tag(entry, model.tag)
 
     @staticmethod
     def checked_tag(entry: HookRelease, tag: str) -> str:
@@ -280,13 +297,138 @@ class Receiver:
             jobs.task_done()
 
 
-def serve(config: HooksConfig, secret: bytes, runner=None) -> None:
-    """Serve until interrupted (waitress: a production WSGI server with request-size limits)."""
-    import waitress
+# ---------------------------------------------------------------- the HTTP server
+MAX_CONNECTIONS = 1000  # all clients together; poll(), not select(): no 1024-descriptor ceiling
+MAX_HEADER_BYTES = 16 * 1024  # GitHub's headers are about 1 KiB
 
+
+class _Channel(HTTPChannel):
+    """A waitress connection that remembers since when it owes the server a whole request: from
+    accept, then from the first byte after each response; None while a request is being served
+    or the connection idles after one (waitress's own `channel_timeout` covers that)."""
+
+    request_started: float | None = None
+
+    def __init__(self, server, sock, addr, adj, map=None):
+        super().__init__(server, sock, addr, adj, map)
+        self.request_started = self.creation_time
+
+    def received(self, data):
+        if data and self.request_started is None:
+            self.request_started = time.time()
+        return super().received(data)
+
+    def service(self):
+        self.request_started = None  # a whole request reached the app (blank lines never do)
+        return super().service()
+
+
+class _Server(TcpWSGIServer):
+    """waitress's TCP server with the two limits it has no knob for.
+
+    waitress reads a whole request (headers, then the body up to `max_request_body_size`) before a
+    worker thread sees it, so slow clients never hold one of the `threads`; what they hold is
+    connections, and waitress's `connection_limit` is one number for all clients, with
+    `channel_timeout` an *idle* timeout that every byte resets (a byte a second keeps a connection
+    forever). Its own knobs still do their part: `connection_limit` (high, with `asyncore_use_poll`),
+    `channel_timeout` for idle keep-alive connections, `cleanup_interval=1` so the checks below run
+    every second, `max_request_header_size`. Added here: a deadline for a whole request
+    (`maintenance`, run by waitress every `cleanup_interval`) and a cap on the connections one client
+    address holds (`accept`: one more is answered 429 and closed at once, before any byte is read).
+    """
+
+    channel_class = _Channel
+
+    def __init__(self, *args, request_timeout: float, per_client: int, **kw):
+        self.request_timeout, self.per_client = request_timeout, per_client
+        self.refused, self.refused_logged, self.expired = 0, 0.0, 0
+        super().__init__(*args, **kw)
+
+    def accept(self):
+        pair = super().accept()
+        if pair is None or not self.per_client:
+            return pair
+        conn, addr = pair
+        host = addr[0] if isinstance(addr, tuple) else addr
+        held = sum(1 for channel in list(self.active_channels.values()) if channel.addr and channel.addr[0] == host)
+        if held < self.per_client:
+            return pair
+        try:
+            conn.setblocking(False)
+            conn.send(b"HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+        except OSError:
+            pass
+        conn.close()
+        self.refused += 1
+        now = time.monotonic()
+        if now - self.refused_logged >= 10:  # one line per 10 s at most, however many are refused
+            log.warning("refused %d connection(s): client %s already holds %d (max_connections_per_client)",
+                        self.refused, host, held)
+            self.refused, self.refused_logged = 0, now
+        return None
+
+    def maintenance(self, now):
+        super().maintenance(now)  # idle connections: channel_timeout
+        cutoff = now - self.request_timeout
+        expired = 0
+        for channel in list(self.active_channels.values()):
+            started = channel.request_started
+            if started is not None and started < cutoff and not channel.requests and not channel.will_close:
+                channel.will_close = True  # the loop closes it on its next pass
+                expired += 1
+        if expired:
+            log.info("closed %d connection(s) that had not sent a whole request within %gs", expired, self.request_timeout)
+
+
+def make_server(app, config: HooksConfig, host: str | None = None, port: int | None = None, **overrides):
+    """The waitress server of `serve`, not yet running (`.run()`); `overrides` are waitress settings
+    (the tests pass port 0 and a shorter loop timeout)."""
+    from waitress.adjustments import Adjustments
+    from waitress.server import MultiSocketServer
+    from waitress.task import ThreadedTaskDispatcher
+
+    listen_host, listen_port = config.host_port()
+    settings = dict(host=host or listen_host, port=listen_port if port is None else port, threads=8, ident="deployer",
+                    max_request_body_size=config.max_body_bytes, max_request_header_size=MAX_HEADER_BYTES,
+                    channel_timeout=config.idle_timeout, cleanup_interval=1, connection_limit=MAX_CONNECTIONS,
+                    asyncore_use_poll=True)
+    settings.update(overrides)
+    adj = Adjustments(**settings)
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(adj.threads)
+    socket_map: dict = {}
+    servers = [_Server(app, socket_map, dispatcher=dispatcher, adj=adj, sockinfo=info,
+                       request_timeout=config.request_timeout, per_client=config.max_connections_per_client)
+               for info in adj.listen]
+    if len(servers) == 1:
+        return servers[0]
+    return MultiSocketServer(socket_map, adj, [(s.effective_host, s.effective_port) for s in servers], dispatcher,
+                             servers[0].log_info)
+
+
+def _connection_limit(wanted: int = MAX_CONNECTIONS) -> int:
+    """Connections this process can hold: the soft descriptor limit is raised towards `wanted`
+    (and some headroom for files and child processes) where the hard limit allows."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        need = wanted + 64
+        if soft != resource.RLIM_INFINITY and soft < need:
+            soft = need if hard == resource.RLIM_INFINITY else min(need, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        return wanted if soft == resource.RLIM_INFINITY else max(16, min(wanted, soft - 64))
+    except (ImportError, ValueError, OSError):
+        return wanted
+
+
+def serve(config: HooksConfig, secret: bytes, runner=None) -> None:
+    """Serve until interrupted (waitress, with the limits of `_Server`)."""
     state = Path(os.path.expanduser(config.state_dir)) / "releases.json"
     receiver = Receiver(config, secret, runner or cli_runner(config, config.secret_env), Store(state))
+    server = make_server(receiver, config, connection_limit=_connection_limit())
     host, port = config.host_port()
-    log.info("webhook receiver on http://%s:%s (POST /hooks/github, /hooks/generic)", host, port)
-    waitress.serve(receiver, host=host, port=port, threads=8, max_request_body_size=config.max_body_bytes,
-                   channel_timeout=30, connection_limit=256, ident="deployer")
+    log.info("webhook receiver on http://%s:%s (POST /hooks/github, /hooks/generic); a whole request within %gs, "
+             "%s connections per client, idle connections closed after %gs", host, port, config.request_timeout,
+             config.max_connections_per_client or "any number of", config.idle_timeout)
+    server.run()

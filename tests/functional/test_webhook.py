@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -11,11 +12,10 @@ from pathlib import Path
 
 import pytest
 import urllib3
-from waitress.server import create_server
 
 from deployer.ci import signatures
 from deployer.ci.hooks_config import HooksConfig, load_hooks
-from deployer.ci.webhook import Receiver, Store
+from deployer.ci.webhook import Receiver, Store, make_server
 from deployer.errors import ConfigError
 
 SECRET = b"It's a Secret to Everybody"
@@ -55,11 +55,62 @@ def hooks():
     return HooksConfig.model_validate({
         "max_body_bytes": 4096,
         "callback_url": "http://127.0.0.1:9/outcome",
+        "max_connections_per_client": 128,  # the burst below comes from 64 threads of one address
         "releases": [
             {"service": "web", "repository": "acme/web", "image": "registry/web:{tag}", "tag_pattern": r"^v\d+\.\d+\.\d+$"},
             {"service": "api", "image": "registry/api:{tag}", "tag_pattern": r"^\d+$", "strategy": "bluegreen"},
         ],
     })
+
+
+@contextlib.contextmanager
+def serving(receiver, hooks, **overrides):
+    """The receiver behind `serve`'s waitress server (its limits), on a free loopback port."""
+    srv = make_server(receiver, hooks, host="127.0.0.1", port=0, asyncore_loop_timeout=0.1, **overrides)
+
+    def run():
+        try:
+            srv.run()
+        except (OSError, ValueError):  # the loop's poll() on the sockets closed below, at teardown
+            pass
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.task_dispatcher.shutdown()
+        for channel in list(srv._map.values()):  # the listening socket and the wake-up pipe: the loop ends
+            channel.close()
+        thread.join(timeout=5)
+
+
+class Client:
+    def __init__(self, base: str, runner, receiver, callbacks=None):
+        self.base, self.runner, self.receiver, self.callbacks = base, runner, receiver, callbacks
+        self.http = urllib3.PoolManager(maxsize=32, retries=False, timeout=urllib3.Timeout(connect=5, read=10))
+
+    def post(self, path, body: bytes, headers: dict):
+        return self.http.request("POST", self.base + path, body=body, headers=headers)
+
+    def get(self, path):
+        return self.http.request("GET", self.base + path)
+
+    def github(self, payload: dict, delivery: str, event: str = "push", secret: bytes = SECRET, signature=None):
+        body = json.dumps(payload).encode()
+        headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "Content-Type": "application/json"}
+        if signature is not False:
+            headers["X-Hub-Signature-256"] = signature or signatures.hub_signature(secret, body)
+        return self.post("/hooks/github", body, headers)
+
+    def wait_done(self, release_id: str, timeout: float = 10.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = json.loads(self.get(f"/releases/{release_id}").data)
+            if job["state"] not in ("queued", "running"):
+                return job
+            time.sleep(0.05)
+        raise AssertionError(f"{release_id} still running")
 
 
 @pytest.fixture
@@ -68,50 +119,8 @@ def server(hooks, tmp_path):
     callbacks = []
     receiver = Receiver(hooks, SECRET, runner, Store(tmp_path / "releases.json"),
                         callback=lambda url, secret, payload: callbacks.append((url, payload)))
-    srv = create_server(receiver, host="127.0.0.1", port=0, threads=8, max_request_body_size=hooks.max_body_bytes,
-                        connection_limit=256, channel_timeout=10, asyncore_loop_timeout=0.1)
-    def run():
-        try:
-            srv.run()
-        except OSError:  # the loop's select() on the sockets closed below, at teardown
-            pass
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    http = urllib3.PoolManager(maxsize=32, retries=False, timeout=urllib3.Timeout(connect=5, read=10))
-
-    class Server:
-        base = f"http://127.0.0.1:{srv.effective_port}"
-
-        def post(self, path, body: bytes, headers: dict):
-            return http.request("POST", self.base + path, body=body, headers=headers)
-
-        def get(self, path):
-            return http.request("GET", self.base + path)
-
-        def github(self, payload: dict, delivery: str, event: str = "push", secret: bytes = SECRET, signature=None):
-            body = json.dumps(payload).encode()
-            headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "Content-Type": "application/json"}
-            if signature is not False:
-                headers["X-Hub-Signature-256"] = signature or signatures.hub_signature(secret, body)
-            return self.post("/hooks/github", body, headers)
-
-        def wait_done(self, release_id: str, timeout: float = 10.0) -> dict:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                job = json.loads(self.get(f"/releases/{release_id}").data)
-                if job["state"] not in ("queued", "running"):
-                    return job
-                time.sleep(0.05)
-            raise AssertionError(f"{release_id} still running")
-
-    s = Server()
-    s.runner, s.callbacks, s.receiver = runner, callbacks, receiver
-    yield s
-    srv.task_dispatcher.shutdown()
-    for channel in list(srv._map.values()):  # the listening socket and the wake-up pipe: the loop ends
-        channel.close()
-    thread.join(timeout=5)
+    with serving(receiver, hooks) as srv:
+        yield Client(f"http://127.0.0.1:{srv.effective_port}", runner, receiver, callbacks)
 
 
 def tag_push(tag="v1.2.3", repo="acme/web"):
