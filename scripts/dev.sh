@@ -2,7 +2,8 @@
 # One entry point for a fresh machine: makes .venv, installs deployer into it, then runs
 #   demo  - the main job: in the sandbox, a good canary promoted, a faulty one rolled back,
 #           a blue/green release over Route53 weights (about 3 minutes)
-#   test  - the whole test suite: the pipeline linters, then pytest (extra arguments go to pytest)
+#   test  - the whole test suite: the pipeline linters, the wheel check (scripts/wheel_check.sh), then
+#           pytest (extra arguments go to pytest)
 #   lint  - only the pipeline linters (jactionlint with shellcheck, npm-groovy-lint)
 #   bench - the benchmarks
 set -euo pipefail
@@ -73,6 +74,10 @@ case "$cmd" in
   test)
     install "[test]"
     lint_pipelines
+    # the wheel, installed elsewhere, works (about 1.5 min; DEPLOYER_SKIP_WHEEL_CHECK=1 skips it while iterating)
+    if [ "${DEPLOYER_SKIP_WHEEL_CHECK:-}" != "1" ]; then
+      DEPLOYER_PYTHON="$(cd "$VENV/bin" && pwd)/python" bash scripts/wheel_check.sh
+    fi
     exec "$PY" -m pytest "$@"
     ;;
   lint)

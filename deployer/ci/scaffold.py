@@ -1,4 +1,5 @@
-"""`deployer pipelines init`: the pipeline files for one service, rendered from `templates/`.
+"""`deployer pipelines init`: the pipeline files for one service, rendered from `templates/`
+(shipped with the package: deployer/resources.py).
 
 Rendering is pure (spec in, {path: text} out); `write` is the only I/O and never overwrites a
 file unless asked. Templates use [[ ]] and [% %] so that GitHub's own ${{ }} passes through.
@@ -11,11 +12,10 @@ from pathlib import Path
 
 import jinja2
 
-from deployer import __version__
+from deployer import __version__, resources
 from deployer.errors import UsageError
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-TEMPLATES = ROOT / "templates"
+TEMPLATES = resources.data("templates")
 
 # The rendered workflows use deployer's action from deployer's own repository, pinned to a release
 # commit, instead of a copy in the user's repository: GitHub checks that commit out and the action
@@ -60,7 +60,8 @@ def scaffold_for(service, config_path: str, region: str | None, registry: str | 
 
 def _environment() -> jinja2.Environment:
     if not TEMPLATES.is_dir():
-        raise UsageError(f"pipeline templates not found at {TEMPLATES}", hint="run deployer from its source checkout")
+        raise UsageError(f"pipeline templates not found at {TEMPLATES}",
+                         hint="reinstall deployer-ecs: its package data is missing")
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
         variable_start_string="[[", variable_end_string="]]", block_start_string="[%", block_end_string="%]",

@@ -16,12 +16,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from deployer import resources
 from deployer.errors import DeployerError, UsageError
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_APP = REPO / "examples" / "app" / "app.py"
-DEFAULT_IMAGES = REPO / "examples" / "sandbox-images.yaml"
-DEFAULT_SPEC = REPO / "examples" / "deployer.yaml"
+# Shipped with the package (deployer/resources.py): the same from a checkout and from a wheel.
+DEFAULT_APP = resources.data("examples", "app", "app.py")
+DEFAULT_IMAGES = resources.data("examples", "sandbox-images.yaml")
+DEFAULT_SPEC = resources.data("examples", "deployer.yaml")
 DUMMY_KEY = "sandbox"
 
 
@@ -107,18 +108,19 @@ def _free_port(preferred: int) -> int:
 
 def up(*, spec: Path = DEFAULT_SPEC, images: Path = DEFAULT_IMAGES, port: int = 4566, proxy_base: int = 18000,
        directory: Path | None = None, wait: float = 60.0, lifetime: float = 8 * 3600) -> Sandbox:
-    directory = directory or sandbox_dir()
+    directory = (directory or sandbox_dir()).absolute()  # the daemon runs in it
     running = find(directory)
     if running:
         return running
+    app = resources.require("examples", "app", "app.py")
     directory.mkdir(parents=True, exist_ok=True)
     port = _free_port(port)
     log = open(directory / "daemon.out", "ab")
     command = [sys.executable, "-m", "deployer.sandbox.daemon", "--dir", str(directory), "--port", str(port),
-               "--proxy-base", str(_free_port(proxy_base)), "--app", str(DEFAULT_APP), "--images", str(images),
+               "--proxy-base", str(_free_port(proxy_base)), "--app", str(app), "--images", str(Path(images).absolute()),
                "--lifetime", str(lifetime)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=str(REPO))
+    subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=str(directory))
     log.close()
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
