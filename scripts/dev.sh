@@ -2,9 +2,10 @@
 # One entry point for a fresh machine: makes .venv, installs deployer into it, then runs
 #   demo  - the main job: in the sandbox, a good canary promoted, a faulty one rolled back,
 #           a blue/green release over Route53 weights (about 3 minutes)
-#   test  - the whole test suite: the pipeline linters, the wheel check (scripts/wheel_check.sh), then
+#   test  - the whole test suite: the linters, the wheel check (scripts/wheel_check.sh), then
 #           pytest (extra arguments go to pytest)
-#   lint  - only the pipeline linters (jactionlint with shellcheck, npm-groovy-lint)
+#   lint  - only the linters: pipelines (jactionlint with shellcheck, npm-groovy-lint) and the
+#           template scan (checkov on the examples' templates, scripts/lint/template_scan.py)
 #   bench - the benchmarks
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +64,20 @@ lint_pipelines() {
   done
 }
 
+scan_templates() {
+  # checkov in a venv of its own (it pins its own boto3); the examples' templates; the findings
+  # held to a budget, each explained in the template (DEPLOYER_SKIP_TEMPLATE_SCAN=1 skips it)
+  [ "${DEPLOYER_SKIP_TEMPLATE_SCAN:-}" = "1" ] && return 0
+  local scan_venv="${DEPLOYER_SCAN_VENV:-.venv-scan}"
+  [ -x "$scan_venv/bin/python" ] || python3 -m venv "$scan_venv"
+  "$scan_venv/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==3.3.30" 2>&1 | grep -v -i "^WARNING: Location" || true
+  local out
+  out="$(mktemp -d)"
+  "$VENV/bin/deployer" -c examples/deployer.yaml synth -d "$out" >/dev/null
+  "$PY" scripts/lint/template_scan.py "$scan_venv/bin/checkov" "$out"
+  rm -rf "$out"
+}
+
 cmd="${1:-demo}"
 shift || true
 case "$cmd" in
@@ -74,6 +89,7 @@ case "$cmd" in
   test)
     install "[test]"
     lint_pipelines
+    scan_templates
     # the wheel, installed elsewhere, works (about 1.5 min; DEPLOYER_SKIP_WHEEL_CHECK=1 skips it while iterating)
     if [ "${DEPLOYER_SKIP_WHEEL_CHECK:-}" != "1" ]; then
       DEPLOYER_PYTHON="$(cd "$VENV/bin" && pwd)/python" bash scripts/wheel_check.sh
@@ -83,6 +99,7 @@ case "$cmd" in
   lint)
     install "[test]"
     lint_pipelines
+    scan_templates
     ;;
   bench)
     install "[test]"

@@ -6,6 +6,7 @@ Every DeployerError ends here as one clear message and its exit code (README, "E
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -73,12 +74,23 @@ def synth(factory, services, out_dir, fmt):
 
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Show the change set, then delete it.")
+@click.option("--kms-key", metavar="ARN", help="KMS key for the release-records table ('' for DynamoDB's own key); kept when not given.")
+@click.option("--access-log-days", type=click.IntRange(1, 3650), metavar="DAYS",
+              help="Days ALB access logs are kept in the bootstrap bucket (default 90); kept when not given.")
 @click.pass_obj
-def bootstrap(factory, dry_run):
-    """Create or update the stack holding release records and locks."""
+def bootstrap(factory, dry_run, kms_key, access_log_days):
+    """Create or update the stack holding release records, locks and the ALB access-log bucket."""
     from deployer.provision.service import bootstrap as run
+    from deployer.synth.bootstrap import KMS_KEY_PATTERN, PARAM_KMS_KEY, PARAM_LOG_DAYS
 
-    report = run(factory.cloudformation(), factory.progress(), dry_run=dry_run)
+    settings = {}
+    if kms_key is not None:
+        if not re.fullmatch(KMS_KEY_PATTERN, kms_key):
+            raise click.BadParameter("expected a KMS key ARN arn:aws:kms:REGION:ACCOUNT:key/ID, or '' for none", param_hint="--kms-key")
+        settings[PARAM_KMS_KEY] = kms_key
+    if access_log_days is not None:
+        settings[PARAM_LOG_DAYS] = str(access_log_days)
+    report = run(factory.cloudformation(), factory.progress(), dry_run=dry_run, settings=settings)
     _emit(factory, report.to_dict(), "bootstrap: " + ", ".join(f"{r.stack} {r.action}" for r in report.results))
 
 

@@ -133,13 +133,20 @@ def up(*, spec: Path = DEFAULT_SPEC, images: Path = DEFAULT_IMAGES, port: int = 
 
 
 def seed(sandbox: Sandbox, spec: Path) -> None:
-    """Create the VPCs, subnets and hosted zones the spec names, and write the spec with their IDs."""
+    """Create what the spec names in the emulated account and write the spec with their IDs."""
+    sandbox.spec.write_text(seeded_spec(sandbox.client, sandbox.region, spec))
+
+
+def seeded_spec(client, region: str, spec: Path) -> str:
+    """The spec's text with its placeholders replaced by resources made through `client(name)`:
+    VPCs, subnets, hosted zones, ACM certificates (for the service's record, or a name of its own)
+    and KMS keys. The sandbox's listeners still speak plain HTTP on loopback whatever the certificate."""
     from deployer.spec import load_config
 
     config = load_config(spec)
     text = spec.read_text()
-    ec2 = sandbox.client("ec2")
-    route53 = sandbox.client("route53")
+    ec2 = client("ec2")
+    route53 = client("route53")
     zones = {z["Name"] for z in route53.list_hosted_zones()["HostedZones"]}
     done: dict[str, str] = {}
     for service in config.services.values():
@@ -148,17 +155,25 @@ def seed(sandbox: Sandbox, spec: Path) -> None:
             vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
             done[net.vpc] = vpc
         subnets = list(net.subnets) + list(service.load_balancer.subnets or [])
-        for i, subnet in enumerate(dict.fromkeys(subnets)):
+        for subnet in dict.fromkeys(subnets):
             if subnet not in done:
-                zone = "abcdef"[len([k for k in done if k.startswith("subnet-")]) % 6]
-                cidr = f"10.0.{len(done)}.0/24"
-                done[subnet] = ec2.create_subnet(VpcId=done[net.vpc], CidrBlock=cidr, AvailabilityZone=f"{sandbox.region}{zone}")["Subnet"]["SubnetId"]
+                count = len([k for k in done if k.startswith("subnet-")])
+                zone = "abcdef"[count % 6]
+                done[subnet] = ec2.create_subnet(VpcId=done[net.vpc], CidrBlock=f"10.0.{count + 1}.0/24",
+                                                 AvailabilityZone=f"{region}{zone}")["Subnet"]["SubnetId"]
         if service.dns and service.dns.zone.rstrip(".") + "." not in zones:
             route53.create_hosted_zone(Name=service.dns.zone, CallerReference=f"sandbox-{service.dns.zone}")
             zones.add(service.dns.zone.rstrip(".") + ".")
+        lb = service.load_balancer
+        for listener in (lb.listener, lb.test_listener):
+            if listener and listener.certificate and listener.certificate not in done:
+                domain = service.dns.record.rstrip(".") if service.dns else f"{service.name}.sandbox.internal"
+                done[listener.certificate] = client("acm").request_certificate(DomainName=domain)["CertificateArn"]
+        if service.kms_key and service.kms_key not in done:
+            done[service.kms_key] = client("kms").create_key(Description=f"sandbox: {service.name} logs")["KeyMetadata"]["Arn"]
     for old, new in done.items():
         text = text.replace(old, new)
-    sandbox.spec.write_text(text)
+    return text
 
 
 def down(directory: Path | None = None, wait: float = 20.0) -> bool:

@@ -65,6 +65,29 @@ class Recorder:
         return taken
 
 
+def redirect_config(listener) -> dict | None:
+    """The listener's default redirect action (an HTTP listener that sends clients to HTTPS), if any."""
+    for action in listener.default_actions:
+        data = getattr(action, "data", action)
+        if data.get("Type") == "redirect":
+            return data.get("RedirectConfig") or {}
+    return None
+
+
+def redirect_location(config: dict, host: str, port: int, path: str, query: str) -> str:
+    """The Location an ALB answers with: `#{host}`, `#{port}`, `#{path}`, `#{query}` kept unless overridden."""
+    values = {"protocol": "http", "host": host, "port": str(port), "path": path, "query": query}
+    parts = {k: str(config.get(k.capitalize(), f"#{{{k}}}")) for k in values}
+    for key, value in parts.items():
+        for name, original in values.items():
+            value = value.replace(f"#{{{name}}}", original)
+        parts[key] = value
+    scheme = parts["protocol"].lower()
+    default_port = {"http": "80", "https": "443"}.get(scheme)
+    netloc = parts["host"] if parts["port"] == default_port else f"{parts['host']}:{parts['port']}"
+    return f"{scheme}://{netloc}{parts['path']}" + (f"?{parts['query']}" if parts["query"] else "")
+
+
 def forward_groups(listener) -> list[tuple[str, int]]:
     """(target group ARN, weight) of the listener's default forward action."""
     for action in listener.default_actions:
@@ -91,6 +114,7 @@ class ListenerProxy:
         self.recorder = recorder
         self.event_log = event_log
         self.routes: list[tuple[str, int]] = []
+        self.redirect: dict | None = None
         self._round_robin: dict[str, itertools.count] = {}
         self._random = random.Random()
         self._refresh_lock = threading.Lock()
@@ -109,12 +133,13 @@ class ListenerProxy:
 
     def describe(self) -> dict:
         return {"port": self.port, "load_balancer_arn": self.load_balancer_arn, "dns_name": self.dns_name,
-                "listener_port": self.listener_port}
+                "listener_port": self.listener_port, "redirects": self.redirect is not None}
 
     def refresh(self) -> bool:
         """Read the listener's weights back; True when they changed (the change is logged)."""
         with self._refresh_lock:
             listener = self._listener()
+            self.redirect = redirect_config(listener) if listener else None
             routes = forward_groups(listener) if listener else []
             if routes == self.routes:
                 return False
@@ -153,6 +178,12 @@ class ListenerProxy:
 
     @Request.application
     def _app(self, request: Request) -> Response:
+        if self.redirect is not None:
+            host = (request.host or self.dns_name).rsplit(":", 1)[0]
+            query = request.query_string.decode("latin-1")
+            location = redirect_location(self.redirect, host, self.listener_port, request.path, query)
+            status = 302 if self.redirect.get("StatusCode") == "HTTP_302" else 301
+            return Response(status=status, headers={"Location": location})
         picked = self._pick_target()
         if picked is None or not picked[1]:
             return Response("503 Service Unavailable: no healthy target\n", status=503)

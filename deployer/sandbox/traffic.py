@@ -83,7 +83,7 @@ def service_urls(sandbox: Sandbox, service_name: str) -> list[tuple[str, int]]:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     if names.OUTPUT_LISTENER in outputs and outputs[names.OUTPUT_LISTENER] in proxies:
         return [(f"http://127.0.0.1:{proxies[outputs[names.OUTPUT_LISTENER]]['port']}", 1)]
-    by_dns = {p["dns_name"]: p for p in proxies.values()}
+    by_dns = {p["dns_name"]: p for p in proxies.values() if not p.get("redirects")}
     route53 = sandbox.client("route53")
     zone = outputs.get(names.OUTPUT_ZONE, "")
     record = outputs.get(names.OUTPUT_RECORD, "")

@@ -63,6 +63,7 @@ Image = Annotated[
 ]
 
 ARN = Annotated[str, Field(pattern=r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$")]
+KMS_KEY_ARN = Annotated[str, Field(pattern=r"^arn:aws[a-zA-Z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")]
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 
 # Percent presets for rolling updates (minimumHealthyPercent, maximumPercent).
@@ -105,10 +106,38 @@ class Network(Model):
     assign_public_ip: bool = False
 
 
+CIDR = Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
+SECURITY_GROUP = Annotated[str, Field(pattern=r"^sg-[0-9a-f]+$")]
+# ALB TLS policies whose oldest protocol is TLS 1.2 (or 1.3): the TLS13 family with its restricted,
+# FIPS and post-quantum variants, and the TLS 1.2-only and forward-secrecy ones.
+SSL_POLICY = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]-[A-Za-z0-9-]+|TLS-1-2-[A-Za-z0-9-]+|FS-1-2-[A-Za-z0-9-]+)$")
+DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+def _ssl_policy(value: str) -> str:
+    if not SSL_POLICY.fullmatch(value):
+        raise ValueError(
+            f"expected an ALB TLS policy whose oldest protocol is TLS 1.2, such as {DEFAULT_SSL_POLICY} "
+            f"or ELBSecurityPolicy-TLS13-1-3-2021-06 (got {clip(value)})"
+        )
+    return value
+
+
 class Listener(Model):
     port: int = Field(ge=1, le=65535)
     protocol: Literal["HTTP", "HTTPS"] = "HTTP"
     certificate: ARN | None = Field(None, description="ACM certificate ARN; required for HTTPS.")
+    ssl_policy: Annotated[str, AfterValidator(_ssl_policy)] = Field(
+        DEFAULT_SSL_POLICY, description="TLS policy of an HTTPS listener (TLS 1.2 at least)."
+    )
+    allowed_cidrs: list[CIDR] | None = Field(
+        None,
+        description="Test listener only: who may reach it (it serves the unreleased color); default nobody. "
+        "The main listener's clients are load_balancer.allowed_cidrs.",
+    )
+    allowed_security_groups: list[SECURITY_GROUP] = Field(
+        default_factory=list, description="Security groups whose members may reach this listener (e.g. a smoke-test runner)."
+    )
 
     @model_validator(mode="after")
     def _https_needs_certificate(self) -> "Listener":
@@ -117,6 +146,18 @@ class Listener(Model):
         if self.protocol == "HTTP" and self.certificate:
             raise ValueError("a certificate is only used with protocol HTTPS")
         return self
+
+
+class AccessLogs(Model):
+    bucket: str = Field(
+        "bootstrap",
+        pattern=r"^(bootstrap|[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$",
+        description="`bootstrap`: the encrypted, lifecycle-managed bucket `deployer bootstrap` creates; "
+        "or the name of a bucket whose policy already lets ALB log delivery write.",
+    )
+    prefix: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", description="Key prefix; defaults to the service name."
+    )
 
 
 class SharedListenerRule(Model):
@@ -147,9 +188,17 @@ class LoadBalancer(Model):
     test_listener: Listener | None = Field(None, description="Second listener that always reaches the idle color.")
     rule: SharedListenerRule | None = Field(None, description="Use a rule on an existing listener instead.")
     idle_timeout: Seconds = Field(60, ge=1, le=4000)
-    allowed_cidrs: list[Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]] = Field(
-        default_factory=lambda: ["0.0.0.0/0"], min_length=1, description="Who may reach the ALB's listeners."
+    allowed_cidrs: list[CIDR] = Field(
+        default_factory=lambda: ["0.0.0.0/0"], min_length=1, description="Who may reach the ALB's main listener."
     )
+    http_redirect_port: int | None = Field(
+        80, ge=1, le=65535, description="With an HTTPS listener: an HTTP listener on this port that redirects to it (null: none)."
+    )
+    drop_invalid_header_fields: bool = Field(True, description="The ALB drops header fields that are not valid HTTP.")
+    desync_mitigation_mode: Literal["monitor", "defensive", "strictest"] = Field(
+        "defensive", description="How the ALB treats requests that could desynchronise it from its targets."
+    )
+    access_logs: AccessLogs | None = Field(None, description="ALB access logs to S3 (off unless set: storage costs money).")
 
     @model_validator(mode="after")
     def _one_entry_point(self) -> "LoadBalancer":
@@ -161,7 +210,19 @@ class LoadBalancer(Model):
             raise ValueError("test_listener.port must differ from listener.port")
         if self.subnets is not None and len(self.subnets) < 2:
             raise ValueError("an ALB needs subnets in at least two availability zones")
+        ports = [x.port for x in (self.listener, self.test_listener) if x]
+        if self.redirects_http and self.http_redirect_port in ports:
+            raise ValueError(f"http_redirect_port {self.http_redirect_port} is taken by a listener; pick another port or null")
+        if self.listener and self.listener.allowed_cidrs is not None:
+            raise ValueError("the main listener's clients are load_balancer.allowed_cidrs; set allowed_cidrs there")
+        if self.rule is not None and self.access_logs is not None:
+            raise ValueError("access_logs are a setting of the shared ALB that owns the listener, not of a rule on it")
         return self
+
+    @property
+    def redirects_http(self) -> bool:
+        """An HTTPS listener gets a plain-HTTP neighbour that only redirects to it."""
+        return bool(self.listener and self.listener.protocol == "HTTPS" and self.http_redirect_port)
 
 
 class Dns(Model):
@@ -354,6 +415,13 @@ class Service(Model):
     placement: Placement | None = Field(None, description="EC2 launch type only.")
     deregistration_delay: Seconds = Field(30, ge=0, le=3600)
     log_retention_days: int = 30
+    kms_key: KMS_KEY_ARN | None = Field(
+        None, description="KMS key that encrypts the log group (its policy must let CloudWatch Logs use it)."
+    )
+    readonly_root_filesystem: bool = Field(True, description="The container's root filesystem is read-only.")
+    scratch_paths: list[Annotated[str, Field(pattern=r"^/[A-Za-z0-9._/-]*$", max_length=255)]] = Field(
+        default_factory=list, max_length=10, description="Writable, empty paths for the container (e.g. /tmp), on task storage."
+    )
     alarms: Alarms = Field(default_factory=Alarms)
 
     @field_validator("name")

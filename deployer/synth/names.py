@@ -8,6 +8,9 @@ from __future__ import annotations
 
 BOOTSTRAP_STACK = "deployer-bootstrap"
 RECORDS_TABLE_OUTPUT = "RecordsTable"
+ACCESS_LOGS_BUCKET = "AccessLogsBucket"
+ACCESS_LOGS_OUTPUT = "AccessLogsBucketName"
+ACCESS_LOGS_EXPORT = "deployer-access-logs-bucket"  # imported by services with access_logs.bucket: bootstrap
 
 PARAM_IMAGE = "ImageUri"
 PARAM_TEST_COLOR = "TestListenerColor"
@@ -69,6 +72,11 @@ def load_balancer(color: str | None = None) -> str:
 
 def color_listener(color: str) -> str:
     return f"{title(color)}Listener"
+
+
+def redirect_listener(color: str | None = None) -> str:
+    """The HTTP listener that redirects to an HTTPS one (one per ALB)."""
+    return f"{title(color) if color else ''}HttpRedirectListener"
 
 
 def weighted_record(color: str) -> str:

@@ -60,16 +60,12 @@ def client(name: str):
 
 @pytest.fixture
 def spec_path(aws, tmp_path):
-    """examples/deployer.yaml with a VPC, subnets and hosted zone that exist in the emulated account."""
-    ec2 = client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    a = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-    b = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.2.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
-    client("route53").create_hosted_zone(Name="example.com", CallerReference="tests")
-    text = (EXAMPLES / "deployer.yaml").read_text()
-    text = text.replace("vpc-0a1b2c3d4e5f60001", vpc).replace("subnet-0a1b2c3d4e5f60001", a).replace("subnet-0a1b2c3d4e5f60002", b)
+    """examples/deployer.yaml with the VPC, subnets, hosted zone, certificate and KMS key it names
+    made in the emulated account (as `deployer sandbox up` makes them)."""
+    from deployer.sandbox.control import seeded_spec
+
     path = tmp_path / "deployer.yaml"
-    path.write_text(text)
+    path.write_text(seeded_spec(client, REGION, EXAMPLES / "deployer.yaml"))
     return path
 
 

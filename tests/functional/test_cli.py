@@ -44,8 +44,8 @@ def test_validate_bad_spec_exit_2_one_line_per_problem(capsys, tmp_path):
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
     assert lines == [
-        f"error: {bad}:39: services.web.release.strategy: expected 'rolling', 'canary' or 'bluegreen' (got 'yolo')",
-        f"{bad}:64: services.api.release.bake: expected a duration such as 30s, 2m or 1h30m (got 'never')",
+        f"error: {bad}:45: services.web.release.strategy: expected 'rolling', 'canary' or 'bluegreen' (got 'yolo')",
+        f"{bad}:71: services.api.release.bake: expected a duration such as 30s, 2m or 1h30m (got 'never')",
     ]
     assert "Traceback" not in err
 
@@ -101,6 +101,9 @@ def test_provision_without_region_is_a_config_error(capsys, monkeypatch):
 
 
 def test_provision_dry_run_against_moto(capsys, spec_path):
+    code, out, err = run(capsys, "-c", str(spec_path), "provision", "worker-web", "--dry-run")
+    assert code == 2 and "hint: run `deployer bootstrap` (once per account and region), then provision again" in err
+    assert run(capsys, "-c", str(spec_path), "bootstrap")[0] == 0
     code, out, err = run(capsys, "-c", str(spec_path), "-o", "json", "provision", "worker-web", "--dry-run")
     assert code == 0, err
     report = json.loads(out)

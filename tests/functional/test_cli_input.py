@@ -70,12 +70,12 @@ def _bomb() -> str:
 
 @pytest.mark.parametrize("edit,message", [
     (lambda t: t.replace("  # Blue/green", "  web:\n    image: example/web:9\n  # Blue/green", 1),
-     "{f}:50: services.web: duplicate key (first at line 27); a key may appear once, a second one would silently replace the first"),
+     "{f}:56: services.web: duplicate key (first at line 31); a key may appear once, a second one would silently replace the first"),
     (lambda t: _bomb() + t, "{f}:5: e: aliases expand to more than 10,000 values; write the values out or share them with `defaults:`"),
     (lambda t: t.replace("bake: 10s", "bake: .inf", 1),
-     "{f}:41: services.web.release.bake: expected a duration such as 30s, 2m or 1h30m, a finite number of seconds (got inf)"),
+     "{f}:47: services.web.release.bake: expected a duration such as 30s, 2m or 1h30m, a finite number of seconds (got inf)"),
     (lambda t: t.replace("bake: 10s", "bake: 1.0e+400", 1),
-     "{f}:41: services.web.release.bake: expected a duration such as 30s, 2m or 1h30m, a finite number of seconds (got inf)"),
+     "{f}:47: services.web.release.bake: expected a duration such as 30s, 2m or 1h30m, a finite number of seconds (got inf)"),
     (lambda t: "x: " + "[" * 20000 + "]" * 20000 + "\n" + t, None),
 ])
 def test_bad_spec_files_give_one_line_and_exit_2(capsys, tmp_path, edit, message):

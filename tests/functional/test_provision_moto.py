@@ -15,11 +15,18 @@ def stack_parameters(stack: str) -> dict[str, str]:
     return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
 
 
+BOOTSTRAP_ROWS = [
+    "+ Add     AccessLogsBucket (AWS::S3::Bucket)",
+    "+ Add     AccessLogsBucketPolicy (AWS::S3::BucketPolicy)",
+    "+ Add     Records (AWS::DynamoDB::Table)",
+]
+
+
 def test_bootstrap_creates_the_records_table_then_is_a_noop(observer, progress):
     cfn = observer.cloudformation
     first = bootstrap(cfn, progress)
     assert [r.action for r in first.results] == ["created"]
-    assert [r.line() for r in first.results[0].changes] == ["+ Add     Records (AWS::DynamoDB::Table)"]
+    assert sorted(r.line() for r in first.results[0].changes) == BOOTSTRAP_ROWS
     table = cfn.outputs(names.BOOTSTRAP_STACK)[names.RECORDS_TABLE_OUTPUT]
     keys = client("dynamodb").describe_table(TableName=table)["Table"]["KeySchema"]
     assert [k["AttributeName"] for k in keys] == ["pk", "sk"]
@@ -31,12 +38,52 @@ def test_bootstrap_creates_the_records_table_then_is_a_noop(observer, progress):
 def test_dry_run_changes_nothing(observer, progress):
     report = bootstrap(observer.cloudformation, progress, dry_run=True)
     assert report.results[0].action == "dry-run"
-    assert [r.line() for r in report.results[0].changes] == ["+ Add     Records (AWS::DynamoDB::Table)"]
+    assert sorted(r.line() for r in report.results[0].changes) == BOOTSTRAP_ROWS
     assert observer.cloudformation.stack(names.BOOTSTRAP_STACK) is None
     assert client("dynamodb").list_tables()["TableNames"] == []
 
 
+def test_bootstrap_exports_the_access_log_bucket_and_keeps_its_settings(observer, progress):
+    """The bucket's name is exported for services to import; a plain bootstrap keeps --kms-key/--access-log-days."""
+    cfn = observer.cloudformation
+    key = client("kms").create_key()["KeyMetadata"]["Arn"]
+    bootstrap(cfn, progress, settings={"KmsKeyArn": key, "AccessLogRetentionDays": "30"})
+    exports = {e["Name"]: e["Value"] for e in client("cloudformation").list_exports()["Exports"]}
+    bucket = cfn.outputs(names.BOOTSTRAP_STACK)[names.ACCESS_LOGS_OUTPUT]
+    assert exports == {names.ACCESS_LOGS_EXPORT: bucket}
+    client("s3").head_bucket(Bucket=bucket)  # made by the stack (moto keeps no versioning or policy from CloudFormation)
+    again = bootstrap(cfn, progress)
+    assert again.results[0].action == "noop"
+    assert stack_parameters(names.BOOTSTRAP_STACK) == {"KmsKeyArn": key, "AccessLogRetentionDays": "30"}
+
+
+def test_service_logging_to_the_bootstrap_bucket_needs_bootstrap_first(observer, progress, spec_path):
+    from deployer.errors import ConfigError
+
+    service = load_config(spec_path).services["web"]
+    with pytest.raises(ConfigError, match="access_logs.bucket is 'bootstrap', but there is no stack deployer-bootstrap") as info:
+        provision(service, observer, progress)
+    assert info.value.hint == "run `deployer bootstrap` (once per account and region), then provision again"
+    assert observer.cloudformation.stack("deployer-web") is None
+
+
+def test_provision_imports_the_bootstrap_bucket_for_access_logs(observer, progress, spec_path):
+    bootstrap(observer.cloudformation, progress)
+    provision(load_config(spec_path).services["web"], observer, progress)
+    bucket = observer.cloudformation.outputs(names.BOOTSTRAP_STACK)[names.ACCESS_LOGS_OUTPUT]
+    elbv2 = client("elbv2")
+    (lb,) = elbv2.describe_load_balancers()["LoadBalancers"]
+    attributes = {a["Key"]: a["Value"] for a in elbv2.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert (attributes["access_logs.s3.bucket"], attributes["access_logs.s3.prefix"]) == (bucket, "web")
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    listeners = {l["Port"]: l for l in elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    assert listeners[443]["Protocol"] == "HTTPS" and listeners[443]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert listeners[80]["DefaultActions"][0]["RedirectConfig"] == {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}
+
+
 def test_provision_rolling_service_creates_cluster_and_service_stacks(observer, progress, spec_path):
+    bootstrap(observer.cloudformation, progress)
     service = load_config(spec_path).services["worker-web"]
     report = provision(service, observer, progress)
     assert [(r.stack, r.action) for r in report.results] == [("deployer-cluster-demo", "created"), ("deployer-worker-web", "created")]
@@ -54,6 +101,7 @@ def test_provision_rolling_service_creates_cluster_and_service_stacks(observer, 
 def test_infrastructure_update_keeps_the_released_revision_and_count(observer, progress, spec_path):
     """A release moved the service to a new revision and 6 tasks; a later provision must not undo it."""
     config = load_config(spec_path)
+    bootstrap(observer.cloudformation, progress)
     provision(config.services["worker-web"], observer, progress)
     ecs = client("ecs")
     released = ecs.register_task_definition(
@@ -81,6 +129,7 @@ def test_infrastructure_update_keeps_the_released_revision_and_count(observer, p
 def test_infrastructure_update_keeps_dns_weights(observer, progress, spec_path):
     """DNS blue/green: a release moved the weights to green; provision passes them back unchanged."""
     config = load_config(spec_path)
+    bootstrap(observer.cloudformation, progress)
     provision(config.services["api"], observer, progress)
     route53 = client("route53")
     zone_id = observer.route53.zone_id("example.com")

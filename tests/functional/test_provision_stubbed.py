@@ -84,6 +84,8 @@ def event(n: int, status: str, logical_id: str, reason: str = "") -> dict:
 
 def script_up_to_execute(stub: Stubber, outputs: dict) -> None:
     cluster_stack = "deployer-cluster-demo"
+    bootstrap_outputs = {"RecordsTable": "records", "AccessLogsBucketName": "logs"}  # web logs to the bootstrap bucket
+    stub.add_response("describe_stacks", stack("deployer-bootstrap", "UPDATE_COMPLETE", bootstrap_outputs), {"StackName": "deployer-bootstrap"})
     stub.add_response("describe_stacks", stack(cluster_stack, "CREATE_COMPLETE"), {"StackName": cluster_stack})
     stub.add_response("get_template", {"TemplateBody": cluster_template("demo").to_json()}, {"StackName": cluster_stack, "TemplateStage": "Original"})
     stub.add_response("create_change_set", {"Id": "cs-cluster"}, {

@@ -88,3 +88,23 @@ def test_a_group_with_no_healthy_target_is_still_503(setup):
     proxy.refresh()
     TARGET_HEALTH[(TG["green"], "127.0.0.1")] = ("draining", "Target.DeregistrationInProgress")
     assert get(proxy) == (503, None)
+
+
+def test_a_redirect_listener_answers_every_request_with_the_alb_redirect(setup):
+    """AWS: an HTTP listener whose default action is `redirect` to HTTPS answers 301 with the Location
+    built from #{host}, #{path} and #{query}; it forwards nothing and is no route for traffic."""
+    proxy, listener, events = setup
+    listener.default_actions = [{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}]
+    proxy.refresh()
+    assert proxy.describe()["redirects"] is True
+
+    class NoFollow(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    request = urllib.request.Request(f"http://127.0.0.1:{proxy.port}/orders/7?expand=1", headers={"Host": "web-1.us-east-1.elb.amazonaws.com"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.build_opener(NoFollow).open(request, timeout=5)
+    assert info.value.code == 301
+    assert info.value.headers["Location"] == "https://web-1.us-east-1.elb.amazonaws.com/orders/7?expand=1"
+    assert proxy.recorder.take_before(float("inf")) == []  # nothing proxied, nothing counted

@@ -48,23 +48,23 @@ def test_defaults_are_merged_and_service_values_win(examples_config):
 
 BROKEN = [
     # (replace this, with that, expected line)
-    ("steps: [10, 25, 50, 100]", "steps: [10, 150, 100]", "deployer.yaml:40: services.web.release.steps[1]: expected a weight 1..100 or 'pause' (got 150)"),
-    ("steps: [10, 25, 50, 100]", "steps: [10, 50, 25, 100]", "deployer.yaml:40: services.web.release.steps: weights must strictly increase (got [10, 50, 25, 100])"),
-    ("steps: [10, 25, 50, 100]", "steps: [10, 25]", "deployer.yaml:40: services.web.release.steps: the last weight must be 100 (got 25)"),
-    ("bake: 10s\n      gates:\n", "bake: soon\n      gates:\n", "deployer.yaml:41: services.web.release.bake: expected a duration such as 30s, 2m or 1h30m (got 'soon')"),
-    ("strategy: canary", "strategy: linear", "deployer.yaml:39: services.web.release.strategy: expected 'rolling', 'canary' or 'bluegreen' (got 'linear')"),
-    ("max_5xx_rate: 5", "max_5xx_rat: 5", "deployer.yaml:43: services.web.release.gates.max_5xx_rat: unknown field; did you mean 'max_5xx_rate'?"),
-    ("listener: {port: 80}\n      test", "listener: {port: 80, protocol: HTTPS}\n      test", "deployer.yaml:32: services.web.load_balancer.listener: protocol HTTPS needs a certificate ARN"),
-    ("record: web.example.com", "record: web.other.org", "deployer.yaml:34: services.web.dns: record web.other.org is not inside zone example.com"),
-    ("image: example/web:1", "image: example/web:1\n    cpu: 512\n    memory: 512", "deployer.yaml:27: services.web: memory 512 does not fit cpu 512 on Fargate (expected 1024..4096 MiB in the steps of the ECS task size table)"),
-    ("rolling: {preset: cheapest}", "rolling: {preset: cheapest, max_percent: 200}", "deployer.yaml:78: services.worker-web.release.rolling: set either preset or min_healthy_percent/max_percent, not both"),
-    ("rolling: {preset: cheapest}", "rolling: {min_healthy_percent: 50, max_percent: 90}", "deployer.yaml:78: services.worker-web.release.rolling.max_percent: expected greater than or equal to 100 (got 90)"),
-    ("strategy: bluegreen", "strategy: rolling", "deployer.yaml:51: services.api: dns.mode weighted switches between two colors; use strategy canary or bluegreen"),
-    ("desired_count: 4", "desired_count: 0", "deployer.yaml:71: services.worker-web.desired_count: expected greater than or equal to 1 (got 0)"),
-    ("  worker-web:\n", "  Worker_Web:\n", "deployer.yaml:69: services.Worker_Web.name: expected lowercase letters, digits and '-', starting with a letter, at most 24 characters (target group names are limited to 32)"),
-    ("ttl: 30s", "ttl: -5", "deployer.yaml:61: services.api.dns.ttl: expected a duration of 0 seconds or more"),
-    ("timeout: 2s", "timeout: 9s", "deployer.yaml:13: services.web.health_check: timeout (9s) must be less than interval (5s), as ALB requires (set in defaults)"),
-    ("deregistration_delay: 5s", "deregistration_delay: 2h", "deployer.yaml:12: services.web.deregistration_delay: expected less than or equal to 3600 (got 7200) (set in defaults)"),
+    ("steps: [10, 25, 50, 100]", "steps: [10, 150, 100]", "deployer.yaml:46: services.web.release.steps[1]: expected a weight 1..100 or 'pause' (got 150)"),
+    ("steps: [10, 25, 50, 100]", "steps: [10, 50, 25, 100]", "deployer.yaml:46: services.web.release.steps: weights must strictly increase (got [10, 50, 25, 100])"),
+    ("steps: [10, 25, 50, 100]", "steps: [10, 25]", "deployer.yaml:46: services.web.release.steps: the last weight must be 100 (got 25)"),
+    ("bake: 10s\n      gates:\n", "bake: soon\n      gates:\n", "deployer.yaml:47: services.web.release.bake: expected a duration such as 30s, 2m or 1h30m (got 'soon')"),
+    ("strategy: canary", "strategy: linear", "deployer.yaml:45: services.web.release.strategy: expected 'rolling', 'canary' or 'bluegreen' (got 'linear')"),
+    ("max_5xx_rate: 5", "max_5xx_rat: 5", "deployer.yaml:49: services.web.release.gates.max_5xx_rat: unknown field; did you mean 'max_5xx_rate'?"),
+    ("listener: {port: 8080, allowed_cidrs", "listener: {port: 8080, protocol: HTTPS, allowed_cidrs", "deployer.yaml:38: services.web.load_balancer.test_listener: protocol HTTPS needs a certificate ARN"),
+    ("record: web.example.com", "record: web.other.org", "deployer.yaml:40: services.web.dns: record web.other.org is not inside zone example.com"),
+    ("image: example/web:1", "image: example/web:1\n    cpu: 512\n    memory: 512", "deployer.yaml:31: services.web: memory 512 does not fit cpu 512 on Fargate (expected 1024..4096 MiB in the steps of the ECS task size table)"),
+    ("rolling: {preset: cheapest}", "rolling: {preset: cheapest, max_percent: 200}", "deployer.yaml:86: services.worker-web.release.rolling: set either preset or min_healthy_percent/max_percent, not both"),
+    ("rolling: {preset: cheapest}", "rolling: {min_healthy_percent: 50, max_percent: 90}", "deployer.yaml:86: services.worker-web.release.rolling.max_percent: expected greater than or equal to 100 (got 90)"),
+    ("strategy: bluegreen", "strategy: rolling", "deployer.yaml:57: services.api: dns.mode weighted switches between two colors; use strategy canary or bluegreen"),
+    ("desired_count: 4", "desired_count: 0", "deployer.yaml:78: services.worker-web.desired_count: expected greater than or equal to 1 (got 0)"),
+    ("  worker-web:\n", "  Worker_Web:\n", "deployer.yaml:76: services.Worker_Web.name: expected lowercase letters, digits and '-', starting with a letter, at most 24 characters (target group names are limited to 32)"),
+    ("ttl: 30s", "ttl: -5", "deployer.yaml:68: services.api.dns.ttl: expected a duration of 0 seconds or more"),
+    ("timeout: 2s", "timeout: 9s", "deployer.yaml:14: services.web.health_check: timeout (9s) must be less than interval (5s), as ALB requires (set in defaults)"),
+    ("deregistration_delay: 5s", "deregistration_delay: 2h", "deployer.yaml:13: services.web.deregistration_delay: expected less than or equal to 3600 (got 7200) (set in defaults)"),
 ]
 
 
@@ -79,8 +79,8 @@ def test_broken_spec_gives_one_clear_line(example_text, old, new, expected):
 
 def test_missing_required_field_names_each_service(example_text):
     found = problems(example_text.replace("  cluster: demo\n", ""))
-    assert "deployer.yaml:26: services.web.cluster: required field is missing" in found
-    assert "deployer.yaml:68: services.worker-web.cluster: required field is missing" in found
+    assert "deployer.yaml:30: services.web.cluster: required field is missing" in found
+    assert "deployer.yaml:75: services.worker-web.cluster: required field is missing" in found
     assert len(found) == 3
 
 

@@ -29,7 +29,7 @@ MINIMAL = _MINIMAL.lstrip("\n")  # line numbers below count from the first line 
 def test_duplicate_service_key_names_both_lines(example_text):
     text = example_text.replace("  # Blue/green", "  web:\n    image: example/web:9\n  # Blue/green", 1)
     assert problems(text) == [
-        "deployer.yaml:50: services.web: duplicate key (first at line 27); a key may appear once, a second one would silently replace the first"
+        "deployer.yaml:56: services.web: duplicate key (first at line 31); a key may appear once, a second one would silently replace the first"
     ]
 
 

@@ -83,10 +83,11 @@ def test_security_groups_open_the_container_port_to_the_alb_only(examples_config
     t = service_template(examples_config.services["web"]).to_dict()
     ingress = t["Resources"]["TaskSecurityGroup"]["Properties"]["SecurityGroupIngress"]
     assert ingress == [
-        {"FromPort": 8080, "ToPort": 8080, "IpProtocol": "tcp", "SourceSecurityGroupId": {"Fn::GetAtt": ["AlbSecurityGroup", "GroupId"]}}
+        {"FromPort": 8080, "ToPort": 8080, "IpProtocol": "tcp", "SourceSecurityGroupId": {"Fn::GetAtt": ["AlbSecurityGroup", "GroupId"]},
+         "Description": "from the load balancer to the container port"}
     ]
     alb_ports = {r["FromPort"] for r in t["Resources"]["AlbSecurityGroup"]["Properties"]["SecurityGroupIngress"]}
-    assert alb_ports == {80, 8080}
+    assert alb_ports == {443, 80, 8080}  # HTTPS, its redirect, the test listener (from the VPC only)
 
 
 def test_alarms_watch_5xx_and_p99_per_color(examples_config):

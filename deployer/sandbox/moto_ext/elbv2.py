@@ -5,7 +5,8 @@ AWS documents for AWS::ElasticLoadBalancingV2::LoadBalancer the attributes LoadB
 AWS::ElasticLoadBalancingV2::TargetGroup, TargetGroupFullName (`targetgroup/<name>/<id>`) and
 TargetGroupName. moto 5.2.5 raises NotImplementedError for them, which drops stack outputs.
 It also ignores a target group's TargetGroupAttributes in CloudFormation, so every group drained
-for the default 300 s whatever the template said.
+for the default 300 s whatever the template said, and a load balancer's LoadBalancerAttributes
+(access logs, header dropping, desync mode, idle timeout read back as the defaults).
 """
 
 from __future__ import annotations
@@ -60,7 +61,16 @@ def install() -> None:
             group.attributes[attribute["Key"]] = str(attribute["Value"])
         return group
 
+    lb_create = FakeLoadBalancer.create_from_cloudformation_json.__func__
+
+    def lb_create_with_attributes(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        balancer = lb_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        for attribute in cloudformation_json["Properties"].get("LoadBalancerAttributes") or []:
+            balancer.attrs[attribute["Key"]] = str(attribute["Value"])
+        return balancer
+
     FakeTargetGroup.create_from_cloudformation_json = classmethod(tg_create_with_attributes)
+    FakeLoadBalancer.create_from_cloudformation_json = classmethod(lb_create_with_attributes)
     FakeLoadBalancer.get_cfn_attribute = lb_attribute
     FakeTargetGroup.get_cfn_attribute = tg_attribute
     FakeTargetGroup.has_cfn_attr = classmethod(lambda cls, attr: attr in ("TargetGroupFullName", "TargetGroupName", "LoadBalancerArns"))
