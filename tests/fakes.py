@@ -93,7 +93,7 @@ class FakeTarget:
         self._touch("find_registered")
         return next((arn for arn, t in self.tokens.items() if t == token), None)
 
-    def deploy(self, color, task_definition, count, min_healthy, max_percent) -> None:
+    def deploy(self, color, task_definition, count, min_healthy, max_percent, circuit_breaker=True) -> None:
         self._touch("deploy")
         c = self.colors[color]
         if c.task_definition == task_definition and c.desired == count and c.state == "COMPLETED":

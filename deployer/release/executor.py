@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 
 from deployer.errors import DeployerError, InconsistentState, Interrupted, RolledBack, TimedOut
 from deployer.release import record as states
-from deployer.release.gates import Outcome, Reason, Thresholds, Verdict, WindowStats, alarm_verdict, verdict
+from deployer.release.gates import Outcome, Reason, Verdict, WindowStats, alarm_verdict, verdict
 from deployer.release.journal import Journal, Lease, LostLock
 from deployer.release.plan import Plan, other, plan_rollback
 from deployer.release.record import ReleaseRecord, iso
@@ -26,6 +26,7 @@ from deployer.release.steps import (
     Bake,
     DeployColor,
     Gate,
+    GateLimits,
     Pause,
     PointTestListener,
     PreTrafficCheck,
@@ -220,11 +221,11 @@ class Executor:
     def _stable_color(self) -> str:
         return self.record.live or self.plan.live
 
+    def _deploy_step(self) -> DeployColor:
+        return next((s for s in self.plan.steps if isinstance(s, DeployColor)), DeployColor("main", NEW_REVISION, 0))
+
     def _previous_count(self) -> int:
-        for step in self.plan.steps:
-            if isinstance(step, DeployColor):
-                return step.desired_count
-        return self.service.desired_count
+        return self._deploy_step().desired_count or self.service.desired_count
 
     # ------------------------------------------------------------------ helpers
     def _save(self) -> None:
@@ -285,13 +286,9 @@ class Executor:
                 return
             self.sleep(min(remaining, 1.0, self.settings.poll))
 
-    def _thresholds(self) -> Thresholds:
-        return Thresholds.from_spec(self.service.release.gates)
-
-    def _evaluate(self, canary: str, baseline: str | None) -> Verdict:
+    def _evaluate(self, canary: str, baseline: str | None, limits: GateLimits) -> Verdict:
         """One gate evaluation over the closed periods since traffic last moved."""
-        gates = self.service.release.gates
-        period = gates.period
+        period = limits.period
         start = math.floor(self._shifted_at / period) * period if self._shifted_at else self.clock() - period
         end = math.floor((self.clock() - self.settings.metrics_delay) / period) * period
         if end <= start:
@@ -300,8 +297,8 @@ class Executor:
         stats = self.target.window(colors, start, end, period)
         canary_stats = stats.get(canary, WindowStats(0, 0, None))
         baseline_stats = stats.get(baseline) if baseline else None
-        alarmed = self.target.alarms_in_alarm(list(gates.alarms)) if gates.alarms else []
-        result = alarm_verdict(alarmed, canary_stats) or verdict(canary_stats, baseline_stats, self._thresholds())
+        alarmed = self.target.alarms_in_alarm(list(limits.alarms)) if limits.alarms else []
+        result = alarm_verdict(alarmed, canary_stats) or verdict(canary_stats, baseline_stats, limits.thresholds())
         result.numbers["window"] = [iso(start), iso(end)]
         return result
 
@@ -312,7 +309,7 @@ class Executor:
         if v.outcome == Outcome.FAIL:
             self._fail_at = self.clock()
 
-    def _poll_line(self, canary: str, baseline: str | None, v: Verdict | None) -> str:
+    def _poll_line(self, canary: str, v: Verdict | None, limits: GateLimits) -> str:
         weights = self.record.weights or {}
         shown = ", ".join(f"{c} {w}%" for c, w in weights.items())
         parts = [shown] if shown else []
@@ -322,10 +319,9 @@ class Executor:
             pass
         if v is not None:
             c = v.canary
-            gates = self.service.release.gates
-            parts.append(f"5xx {c.error_rate:.1%} (limit {gates.max_5xx_rate:g}%) over {c.requests} req")
+            parts.append(f"5xx {c.error_rate:.1%} (limit {limits.max_5xx_rate:g}%) over {c.requests} req")
             if c.p99_ms is not None:
-                parts.append(f"p99 {c.p99_ms:.0f} ms (limit {gates.max_p99_ms} ms)")
+                parts.append(f"p99 {c.p99_ms:.0f} ms (limit {limits.max_p99_ms:g} ms)")
             parts.append(v.outcome.value)
         return "    " + " | ".join(parts)
 
@@ -342,7 +338,7 @@ class Executor:
 
     def _deploy(self, step: DeployColor, index, rollback=False) -> None:
         revision = self.record.to_revision if step.task_definition == NEW_REVISION else step.task_definition
-        self.target.deploy(step.color, revision, step.desired_count, step.min_healthy_percent, step.max_percent)
+        self.target.deploy(step.color, revision, step.desired_count, step.min_healthy_percent, step.max_percent, step.circuit_breaker)
         self._expected[step.color] = revision
         self._shifted_at = self.clock()
 
@@ -355,8 +351,7 @@ class Executor:
         Counting healthy targets is not enough: a color still warm from the previous release has
         healthy targets of the old revision until ECS drains them, and a gate would measure those.
         """
-        hc = self.service.health_check
-        limit = self.settings.healthy_timeout or max(180.0, 3 * (hc.grace_period + hc.interval * (hc.healthy_threshold + 1)))
+        limit = self.settings.healthy_timeout or step.timeout
         deadline = self.clock() + limit
         expected = self._expected_revision(step.color)
         while True:
@@ -393,11 +388,11 @@ class Executor:
             raise StepFailed("other_revision_serving", f"{color} has healthy targets of other revisions ({shown}); traffic not shifted")
 
     def _watch_rollout(self, step: WatchRollout, index, rollback=False) -> None:
-        deadline = self.clock() + self.service.release.timeout
+        deadline = self.clock() + step.timeout
         expected = self._expected.get(step.color)
         seen_events: set[str] = set()
         first = True
-        low, _ = self.service.release.rolling.percents
+        low = self._deploy_step().min_healthy_percent
         while True:
             rollout = self.target.rollout(step.color)
             for event_id, message in reversed(rollout.events):
@@ -412,8 +407,8 @@ class Executor:
                 reason = rollout.rollout_reason or "the deployment failed"
                 name = "circuit_breaker" if "circuit breaker" in reason.lower() else "deployment_failed"
                 raise StepFailed(name, f"ECS: {reason}")
-            if step.gate:
-                v = self._evaluate(step.color, None)
+            if step.limits is not None:
+                v = self._evaluate(step.color, None, step.limits)
                 if v.outcome == Outcome.FAIL:
                     self._record_verdict(index, 100, v)
                     raise StepFailed(v.reason, v.detail)
@@ -421,15 +416,15 @@ class Executor:
                 return
             if self.clock() >= deadline:
                 if rollback:
-                    raise TimedOut(f"{self.service.name}: rollback still {rollout.rollout_state} after {self.service.release.timeout}s")
-                raise StepFailed("timeout", f"rollout not complete after {self.service.release.timeout}s")
+                    raise TimedOut(f"{self.service.name}: rollback still {rollout.rollout_state} after {step.timeout}s")
+                raise StepFailed("timeout", f"rollout not complete after {step.timeout}s")
             self._wait(self.settings.poll)
 
     def _point_test_listener(self, step: PointTestListener, index, rollback=False) -> None:
         self.target.point_test_listener(step.color)
 
     def _pre_traffic_check(self, step: PreTrafficCheck, index, rollback=False) -> None:
-        url = self.target.test_listener_url() + self.service.health_check.path
+        url = self.target.test_listener_url() + step.path
         proxy = self.settings.check_proxy
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy, "https": proxy} if proxy else None))
         failures = []
@@ -463,8 +458,8 @@ class Executor:
         self._note(index, "weights " + ", ".join(f"{c} {w}" for c, w in seen.items()))
         if rollback and self._fail_at is not None:
             self._note(index, f"traffic restored {self._shifted_at - self._fail_at:.2f}s after the FAIL verdict")
-        if self.service.dns_switched:
-            self.progress.line(f"    DNS weights set; clients may keep the old answer up to {self.service.dns.ttl}s (TTL)")
+        if step.dns_ttl is not None:
+            self.progress.line(f"    DNS weights set; clients may keep the old answer up to {step.dns_ttl}s (TTL)")
 
     def _check_canary_serving(self, canary: str) -> None:
         """A canary that takes traffic with no healthy target left (its tasks died) fails at once:
@@ -480,32 +475,34 @@ class Executor:
         while self.clock() < end:
             self._wait(min(self.settings.poll, end - self.clock()))
             self._check_canary_serving(canary)
+            if step.limits is None:
+                continue
             weights = self.record.weights or {}
             base = baseline if weights.get(baseline, 0) > 0 else None
-            v = self._evaluate(canary, base)
-            self.progress.line(self._poll_line(canary, base, v))
+            v = self._evaluate(canary, base, step.limits)
+            self.progress.line(self._poll_line(canary, v, step.limits))
             if v.outcome == Outcome.FAIL:  # fail fast; PASS or INCONCLUSIVE keep baking
                 self._record_verdict(index, weights.get(canary, 0), v)
                 raise StepFailed(v.reason, v.detail)
 
     def _gate(self, step: Gate, index, rollback=False) -> None:
-        gates = self.service.release.gates
+        limits = step.limits
         inconclusive = 0
         while True:
             self._check_canary_serving(step.canary)
-            v = self._evaluate(step.canary, step.baseline)
+            v = self._evaluate(step.canary, step.baseline, limits)
             self._record_verdict(index, step.weight, v)
-            self.progress.line(self._poll_line(step.canary, step.baseline, v))
+            self.progress.line(self._poll_line(step.canary, v, limits))
             if v.outcome == Outcome.PASS:
                 return
             if v.outcome == Outcome.FAIL:
                 raise StepFailed(v.reason, v.detail)
             inconclusive += 1
-            if inconclusive > gates.max_inconclusive:
+            if inconclusive > limits.max_inconclusive:
                 # named for what kept it open: too few requests, or a latency it could not yet confirm
                 raise StepFailed(v.reason, f"still inconclusive after {inconclusive} windows: {v.detail}")
             self._save()
-            self._wait(gates.period)
+            self._wait(limits.period)
 
     def _pause(self, step: Pause, index, rollback=False) -> None:
         self.record.state = states.PAUSED

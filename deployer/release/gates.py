@@ -66,11 +66,6 @@ class Thresholds:
     p99_min_delta_ms: float = 50.0  # below this, a p99 difference is noise
     looks: int = 1  # evaluations a step may make; each comparison uses alpha / looks
 
-    @classmethod
-    def from_spec(cls, gates) -> "Thresholds":
-        return cls(gates.max_5xx_rate, gates.max_p99_ms, gates.margin, gates.min_requests, gates.confidence,
-                   gates.p99_min_delta_ms, gates.max_inconclusive + 1)
-
 
 @dataclass(frozen=True)
 class Verdict:

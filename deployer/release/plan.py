@@ -1,10 +1,13 @@
 """The planner: spec + observed state + request -> the list of steps. Pure: no AWS, no clock.
 
+The plan is the whole decision: every step carries the limits, windows, timeouts and percents
+it acts on, resolved here from the spec and the request's overrides, and the record stores it.
 Also plans the rollback from any point of a plan, so the executor never improvises.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from deployer.errors import InconsistentState, UsageError
@@ -13,6 +16,7 @@ from deployer.release.steps import (
     Bake,
     DeployColor,
     Gate,
+    GateLimits,
     Pause,
     PointTestListener,
     PreTrafficCheck,
@@ -64,6 +68,9 @@ class ReleaseRequest:
     keep_previous: int = 600
 
 
+PLAN_VERSION = 2  # 1: steps without their parameters (the executor read the spec)
+
+
 @dataclass(frozen=True)
 class Plan:
     service: str
@@ -71,13 +78,24 @@ class Plan:
     live: str  # the color serving when the release starts
     target: str  # the color the release deploys to
     steps: tuple[Step, ...] = field(default_factory=tuple)
+    spec_digest: str = ""  # of the service spec it was planned from: `resume` says when it changed since
 
     def lines(self) -> list[str]:
         return [f"{i + 1:>2}. {s.describe()}" for i, s in enumerate(self.steps)]
 
     def to_dict(self) -> dict:
-        return {"service": self.service, "strategy": self.strategy, "live": self.live, "target": self.target,
-                "steps": [s.to_dict() for s in self.steps]}
+        return {"version": PLAN_VERSION, "service": self.service, "strategy": self.strategy, "live": self.live,
+                "target": self.target, "spec_digest": self.spec_digest, "steps": [s.to_dict() for s in self.steps]}
+
+
+def spec_digest(service: Service) -> str:
+    return hashlib.sha256(service.model_dump_json().encode()).hexdigest()[:16]
+
+
+def healthy_timeout(service: Service) -> int:
+    """How long new tasks may take to be healthy: three times what the health check needs, 3 min at least."""
+    hc = service.health_check
+    return max(180, 3 * (hc.grace_period + hc.interval * (hc.healthy_threshold + 1)))
 
 
 def other(color: str) -> str:
@@ -117,10 +135,10 @@ def _plan_rolling(service: Service, observed: Observed, request: ReleaseRequest)
     count = current.desired_count or service.desired_count
     steps = (
         RegisterTaskDefinition(current.task_definition, request.image),
-        DeployColor("main", NEW_REVISION, count, low, high),
-        WatchRollout("main", gate=True),
+        DeployColor("main", NEW_REVISION, count, low, high, service.release.circuit_breaker),
+        WatchRollout("main", service.release.timeout, GateLimits.from_spec(service.release.gates)),
     )
-    return Plan(service.name, "rolling", "main", "main", steps)
+    return Plan(service.name, "rolling", "main", "main", steps, spec_digest(service))
 
 
 def _plan_colors(service: Service, observed: Observed, request: ReleaseRequest) -> Plan:
@@ -129,30 +147,36 @@ def _plan_colors(service: Service, observed: Observed, request: ReleaseRequest) 
     current = observed.colors[live]
     count = current.desired_count or service.desired_count
     has_test_listener = service.load_balancer.test_listener is not None
+    limits = GateLimits.from_spec(service.release.gates)
+    ttl = dns_ttl(service)
     steps: list[Step] = [
         RegisterTaskDefinition(current.task_definition, request.image),
-        DeployColor(idle, NEW_REVISION, count),
-        WaitHealthy(idle, count),
+        DeployColor(idle, NEW_REVISION, count, circuit_breaker=service.release.circuit_breaker),
+        WaitHealthy(idle, count, healthy_timeout(service)),
     ]
     if has_test_listener:
         steps.append(PointTestListener(idle))
         if request.strategy == "bluegreen":
-            steps.append(PreTrafficCheck(idle))
+            steps.append(PreTrafficCheck(idle, path=service.health_check.path))
     last_weight = 0
     for item in request.steps:
         if item == "pause":
             steps.append(Pause(last_weight))
             continue
         weight = int(item)
-        steps.append(ShiftTraffic(((live, 100 - weight), (idle, weight))))
-        steps.append(Bake(request.bake))
-        steps.append(Gate(idle, live if weight < 100 else None, weight))
+        steps.append(ShiftTraffic(((live, 100 - weight), (idle, weight)), ttl))
+        steps.append(Bake(request.bake, limits))
+        steps.append(Gate(idle, live if weight < 100 else None, weight, limits))
         last_weight = weight
     steps.append(Promote(idle))
     if has_test_listener:
         steps.append(PointTestListener(live))
     steps.append(ScaleDown(live, after=request.keep_previous))
-    return Plan(service.name, request.strategy, live, idle, tuple(steps))
+    return Plan(service.name, request.strategy, live, idle, tuple(steps), spec_digest(service))
+
+
+def dns_ttl(service: Service) -> int | None:
+    return service.dns.ttl if service.dns_switched else None
 
 
 def plan_rollback(plan: Plan, done: int, previous_task_definition: str, desired_count: int) -> tuple[Step, ...]:
@@ -169,10 +193,14 @@ def plan_rollback(plan: Plan, done: int, previous_task_definition: str, desired_
     if plan.strategy == "rolling":
         if done == 0:
             return ()
-        low, high = _percents_of(plan)
-        return (DeployColor("main", previous_task_definition, desired_count, low, high), WatchRollout("main", gate=False))
+        deploy = _first_deploy(plan)
+        timeout = next((s.timeout for s in plan.steps if isinstance(s, WatchRollout)), 1800)
+        return (DeployColor("main", previous_task_definition, desired_count, deploy.min_healthy_percent, deploy.max_percent,
+                            deploy.circuit_breaker),
+                WatchRollout("main", timeout))
     live, idle = plan.live, plan.target
-    steps: list[Step] = [ShiftTraffic(((live, 100), (idle, 0)))]
+    ttl = next((s.dns_ttl for s in plan.steps if isinstance(s, ShiftTraffic)), None)
+    steps: list[Step] = [ShiftTraffic(((live, 100), (idle, 0)), ttl)]
     if any(isinstance(s, PointTestListener) for s in plan.steps[: done + 1]):
         steps.append(PointTestListener(idle))
     if any(isinstance(s, DeployColor) for s in plan.steps[: done + 1]):  # the idle color was (being) deployed
@@ -180,17 +208,41 @@ def plan_rollback(plan: Plan, done: int, previous_task_definition: str, desired_
     return tuple(steps)
 
 
-def _percents_of(plan: Plan) -> tuple[int, int]:
-    for step in plan.steps:
-        if isinstance(step, DeployColor):
-            return step.min_healthy_percent, step.max_percent
-    return 100, 200
+def _first_deploy(plan: Plan) -> DeployColor:
+    """The plan's first deploy (the release's own): its count, percents and circuit breaker."""
+    return next((s for s in plan.steps if isinstance(s, DeployColor)), DeployColor("main", NEW_REVISION, 0))
 
 
-def plan_from_dict(data: dict) -> Plan:
+def plan_from_dict(data: dict, service: Service | None = None) -> Plan:
+    """The stored plan. A version-1 plan (steps without their parameters) is completed from
+    `service`, the spec as it is now: the only case where the spec speaks into a running release."""
     from deployer.release.steps import step_from_dict
 
-    return Plan(data["service"], data["strategy"], data["live"], data["target"], tuple(step_from_dict(s) for s in data["steps"]))
+    steps = data["steps"]
+    if data.get("version", 1) < 2:
+        steps = [_complete_v1(s, service) for s in steps]
+    return Plan(data["service"], data["strategy"], data["live"], data["target"], tuple(step_from_dict(s) for s in steps),
+                data.get("spec_digest", ""))
+
+
+def _complete_v1(step: dict, service: Service | None) -> dict:
+    if service is None:
+        raise InconsistentState("the release was planned by an older deployer: its plan needs deployer.yaml to go on")
+    limits = GateLimits.from_spec(service.release.gates).__dict__
+    kind = step["kind"]
+    if kind in ("Gate", "Bake"):
+        return {**step, "limits": limits}
+    if kind == "WatchRollout":
+        return {**step, "timeout": service.release.timeout, "limits": limits if step.get("gate") else None}
+    if kind == "WaitHealthy":
+        return {**step, "timeout": healthy_timeout(service)}
+    if kind == "PreTrafficCheck":
+        return {**step, "path": service.health_check.path}
+    if kind == "ShiftTraffic":
+        return {**step, "dns_ttl": dns_ttl(service)}
+    if kind == "DeployColor":
+        return {**step, "circuit_breaker": service.release.circuit_breaker}
+    return step
 
 
 def plan_manual_rollback(service: Service, observed: Observed, previous_revision: str, warm: bool, keep_previous: int) -> Plan:
@@ -201,22 +253,25 @@ def plan_manual_rollback(service: Service, observed: Observed, previous_revision
     """
     if not previous_revision:
         raise UsageError(f"{service.name}: no previous revision is known to roll back to")
+    breaker = service.release.circuit_breaker
     if list(observed.colors) == ["main"]:
         current = observed.colors["main"]
         low, high = service.release.rolling.percents
-        steps = (DeployColor("main", previous_revision, current.desired_count or service.desired_count, low, high), WatchRollout("main", gate=False))
-        return Plan(service.name, "rolling", "main", "main", steps)
+        steps = (DeployColor("main", previous_revision, current.desired_count or service.desired_count, low, high, breaker),
+                 WatchRollout("main", service.release.timeout))
+        return Plan(service.name, "rolling", "main", "main", steps, spec_digest(service))
     live = observed.live_color()
     previous = other(live)
     count = observed.colors[live].desired_count or service.desired_count
+    switch = ShiftTraffic(((previous, 100), (live, 0)), dns_ttl(service))
     if warm:
-        steps: tuple[Step, ...] = (ShiftTraffic(((previous, 100), (live, 0))), Promote(previous))
+        steps: tuple[Step, ...] = (switch, Promote(previous))
     else:
         steps = (
-            DeployColor(previous, previous_revision, count),
-            WaitHealthy(previous, count),
-            ShiftTraffic(((previous, 100), (live, 0))),
+            DeployColor(previous, previous_revision, count, circuit_breaker=breaker),
+            WaitHealthy(previous, count, healthy_timeout(service)),
+            switch,
             Promote(previous),
         )
     steps = steps + (ScaleDown(live, after=keep_previous),)
-    return Plan(service.name, "rollback", live, previous, steps)
+    return Plan(service.name, "rollback", live, previous, steps, spec_digest(service))

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from deployer.release.plan import Plan
-from deployer.release.steps import Bake, Gate, Pause, PreTrafficCheck, WaitHealthy, WatchRollout
+from deployer.release.steps import Bake, DeployColor, Gate, Pause, PreTrafficCheck, ShiftTraffic, WaitHealthy, WatchRollout
 from deployer.spec import Service
 from deployer.spec.units import format_duration
 
@@ -34,19 +34,19 @@ def time_to_healthy(service: Service) -> int:
 def estimate(service: Service, plan: Plan) -> Estimate:
     parts: list[tuple[str, int]] = []
     hc = service.health_check
-    gates = service.release.gates
     for step in plan.steps:
         if isinstance(step, WaitHealthy):
             parts.append((f"{step.color} healthy", time_to_healthy(service)))
         elif isinstance(step, Bake):
             parts.append(("bake", step.seconds))
         elif isinstance(step, Gate):
-            parts.append(("gate window", gates.period))
+            parts.append(("gate window", step.limits.period))
         elif isinstance(step, PreTrafficCheck):
             parts.append(("pre-traffic check", 2))
         elif isinstance(step, WatchRollout):
-            low, high = service.release.rolling.percents
-            count = service.desired_count
+            deploy = next(s for s in plan.steps if isinstance(s, DeployColor))
+            low, high = deploy.min_healthy_percent, deploy.max_percent
+            count = deploy.desired_count or service.desired_count
             batch = max(1, math.floor(count * (high - low) / 100)) if high > low else count
             batches = math.ceil(count / batch)
             per_batch = time_to_healthy(service) + service.deregistration_delay
@@ -61,15 +61,17 @@ def estimate(service: Service, plan: Plan) -> Estimate:
         warnings.append(f"deregistration_delay is {service.deregistration_delay}s: every drain waits that long (30s suits most HTTP services)")
     if hc.interval * hc.healthy_threshold >= 60:
         warnings.append(f"health checks need {hc.interval}s x {hc.healthy_threshold} = {hc.interval * hc.healthy_threshold}s before a task counts as healthy")
-    if plan.strategy == "rolling":
-        low, high = service.release.rolling.percents
+    deploy = next((s for s in plan.steps if isinstance(s, DeployColor)), None)
+    if plan.strategy == "rolling" and deploy is not None:
+        low, high = deploy.min_healthy_percent, deploy.max_percent
         if high < 200:
             warnings.append(f"maximumPercent {high} < 200: tasks are replaced in batches with {100 - low}% capacity lost meanwhile")
     bakes = sum(s.seconds for s in plan.steps if isinstance(s, Bake))
     if bakes >= 900:
         warnings.append(f"bake time adds up to {format_duration(bakes)} over {sum(isinstance(s, Bake) for s in plan.steps)} steps")
-    if service.dns_switched:
-        warnings.append(f"traffic moves by DNS: a rollback reaches clients within the TTL ({service.dns.ttl}s), not at once")
+    ttl = next((s.dns_ttl for s in plan.steps if isinstance(s, ShiftTraffic) and s.dns_ttl is not None), None)
+    if ttl is not None:
+        warnings.append(f"traffic moves by DNS: a rollback reaches clients within the TTL ({ttl}s), not at once")
     if any(isinstance(s, Pause) for s in plan.steps):
         warnings.append("the plan pauses: it waits for `deployer promote` or `deployer abort`")
     return Estimate(total, tuple(merged.items()), tuple(warnings))

@@ -12,7 +12,7 @@ from deployer.errors import Interrupted, Locked, RolledBack, UsageError
 from deployer.release import record as states
 from deployer.release.executor import Executor
 from deployer.release.journal import Journal, Lease, LostLock
-from deployer.release.plan import Plan, ReleaseRequest, plan_from_dict, plan_manual_rollback, plan_release
+from deployer.release.plan import Plan, ReleaseRequest, plan_from_dict, plan_manual_rollback, plan_release, spec_digest
 from deployer.release.preflight import Estimate, estimate
 from deployer.release.record import ReleaseRecord, new_release_id
 from deployer.release.steps import DeployColor
@@ -103,7 +103,7 @@ def release(executor: Executor, request: ReleaseRequest, actor: str, *, rollback
                 raise unfinished_error(latest)
             executor.progress.line(f"rolling back unfinished release {latest.id} first")
             try:
-                executor.roll_back(plan_from_dict(latest.plan), latest, lease, "asked", f"rollback asked by {actor} before a new release")
+                executor.roll_back(stored_plan(executor, latest), latest, lease, "asked", f"rollback asked by {actor} before a new release")
             except RolledBack:
                 pass
             lease = executor.lease or lease
@@ -122,8 +122,19 @@ def _no_unfinished(service: str, latest: ReleaseRecord | None) -> UsageError:
     return UsageError(f"{service}: no unfinished release to resume" + (f" (last: {latest.id} {latest.state})" if latest else ""))
 
 
+def stored_plan(executor: Executor, record: ReleaseRecord) -> Plan:
+    """The plan the release was started with: `resume`, `rollback` and `abort` act on it, never on
+    deployer.yaml as it is now (one line says so when the spec changed since)."""
+    plan = plan_from_dict(record.plan, executor.service)
+    if not plan.spec_digest:
+        executor.progress.line(f"release {record.id} was planned by an older deployer: its limits come from deployer.yaml as it is now")
+    elif plan.spec_digest != spec_digest(executor.service):
+        executor.progress.line(f"deployer.yaml changed since release {record.id} was planned; it goes on with the plan it stored")
+    return plan
+
+
 def _continue(executor: Executor, latest: ReleaseRecord, lease: Lease, actor: str, roll_back: bool) -> ReleaseRecord:
-    plan = plan_from_dict(latest.plan)
+    plan = stored_plan(executor, latest)
     if roll_back and latest.state != states.ROLLING_BACK:
         return executor.roll_back(plan, latest, lease, "asked", f"rollback asked by {actor}")
     return executor.run(plan, latest, lease)

@@ -1,6 +1,8 @@
 """A release is data: the steps a plan is made of. Frozen, printable, serialisable.
 
-Each step is idempotent: the executor can run it again after a crash without harm.
+Each step is idempotent: the executor can run it again after a crash without harm, and each
+carries every parameter it acts on (a gate its limits and window, a wait its timeout, a deploy
+its percents), so a stored plan is the whole decision: `resume` never reads deployer.yaml again.
 `NEW_REVISION` stands for the task definition registered by the plan's first step.
 """
 
@@ -8,9 +10,46 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from deployer.release.gates import Thresholds
 from deployer.spec.units import format_duration
 
 NEW_REVISION = "<new revision>"
+
+
+@dataclass(frozen=True)
+class GateLimits:
+    """What a gate judges by: the spec's `release.gates` (with `release`'s overrides), resolved at planning."""
+
+    max_5xx_rate: float  # percent
+    max_p99_ms: float
+    margin: float
+    p99_min_delta_ms: float
+    min_requests: int
+    confidence: float
+    period: int  # seconds of one window
+    max_inconclusive: int
+    alarms: tuple[str, ...] = ()
+
+    @classmethod
+    def from_spec(cls, gates) -> "GateLimits":
+        return cls(float(gates.max_5xx_rate), float(gates.max_p99_ms), float(gates.margin), float(gates.p99_min_delta_ms),
+                   int(gates.min_requests), float(gates.confidence), int(gates.period), int(gates.max_inconclusive),
+                   tuple(gates.alarms))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GateLimits":
+        return cls(**{**data, "alarms": tuple(data.get("alarms") or ())})
+
+    def thresholds(self) -> Thresholds:
+        """The verdict's inputs; each of a step's looks spends alpha / (max_inconclusive + 1)."""
+        return Thresholds(self.max_5xx_rate, self.max_p99_ms, self.margin, self.min_requests, self.confidence,
+                          self.p99_min_delta_ms, self.max_inconclusive + 1)
+
+    def describe(self) -> str:
+        alarms = f", alarms {', '.join(self.alarms)}" if self.alarms else ""
+        return (f"5xx < {self.max_5xx_rate:g}%, p99 < {self.max_p99_ms:g} ms and within +{self.margin:.0%} of the baseline, "
+                f"{self.min_requests}+ requests per {format_duration(self.period)} window, {self.confidence:.0%} confidence, "
+                f"up to {self.max_inconclusive} inconclusive{alarms}")
 
 
 @dataclass(frozen=True)
@@ -44,9 +83,11 @@ class DeployColor(Step):
     desired_count: int
     min_healthy_percent: int = 100
     max_percent: int = 200
+    circuit_breaker: bool = True
 
     def describe(self) -> str:
-        return f"deploy {short(self.task_definition)} to {self.color} x{self.desired_count} ({self.min_healthy_percent}/{self.max_percent})"
+        breaker = ", circuit breaker" if self.circuit_breaker else ""
+        return f"deploy {short(self.task_definition)} to {self.color} x{self.desired_count} ({self.min_healthy_percent}/{self.max_percent}{breaker})"
 
 
 @dataclass(frozen=True)
@@ -55,9 +96,10 @@ class WaitHealthy(Step):
 
     color: str
     count: int
+    timeout: int = 180
 
     def describe(self) -> str:
-        return f"wait for {self.count} healthy {self.color} target(s)"
+        return f"wait for {self.count} healthy {self.color} target(s), at most {format_duration(self.timeout)}"
 
 
 @dataclass(frozen=True)
@@ -65,10 +107,12 @@ class WatchRollout(Step):
     """Follow a rolling ECS deployment to COMPLETED or FAILED, gating on the way if `gate`."""
 
     color: str
-    gate: bool
+    timeout: int = 1800
+    limits: GateLimits | None = None  # gate on the way (a release); None for a rollback
 
     def describe(self) -> str:
-        return f"follow the {self.color} rollout" + (" with gates" if self.gate else "")
+        gate = f", gated: {self.limits.describe()}" if self.limits else ""
+        return f"follow the {self.color} rollout, at most {format_duration(self.timeout)}{gate}"
 
 
 @dataclass(frozen=True)
@@ -85,25 +129,31 @@ class PreTrafficCheck(Step):
 
     color: str
     requests: int = 10
+    path: str = "/health"
 
     def describe(self) -> str:
-        return f"check {self.color} through the test listener ({self.requests} requests)"
+        return f"check {self.color} through the test listener ({self.requests} requests to {self.path})"
 
 
 @dataclass(frozen=True)
 class ShiftTraffic(Step):
     weights: tuple[tuple[str, int], ...]
+    dns_ttl: int | None = None  # traffic moves by DNS: clients follow within this TTL
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.weights)
 
     def describe(self) -> str:
-        return "shift traffic: " + ", ".join(f"{c} {w}%" for c, w in self.weights)
+        ttl = f" (DNS, TTL {format_duration(self.dns_ttl)})" if self.dns_ttl is not None else ""
+        return "shift traffic: " + ", ".join(f"{c} {w}%" for c, w in self.weights) + ttl
 
 
 @dataclass(frozen=True)
 class Bake(Step):
+    """Serve for `seconds`, failing fast when the gate's limits are already broken."""
+
     seconds: int
+    limits: GateLimits | None = None
 
     def describe(self) -> str:
         return f"bake {format_duration(self.seconds)}"
@@ -114,10 +164,11 @@ class Gate(Step):
     canary: str
     baseline: str | None
     weight: int
+    limits: GateLimits
 
     def describe(self) -> str:
         against = f"against {self.baseline}" if self.baseline else "against absolute limits"
-        return f"gate {self.canary} at {self.weight}% {against}"
+        return f"gate {self.canary} at {self.weight}% {against}: {self.limits.describe()}"
 
 
 @dataclass(frozen=True)
@@ -161,6 +212,8 @@ def step_from_dict(data: dict) -> Step:
     values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
     if cls is ShiftTraffic:
         values["weights"] = tuple((c, int(w)) for c, w in values["weights"])
+    if values.get("limits") is not None:
+        values["limits"] = GateLimits.from_dict(values["limits"])
     return cls(**values)
 
 

@@ -51,9 +51,10 @@ class ServiceTarget:
         family = base_task_definition.rsplit("/", 1)[-1].rsplit(":", 1)[0]
         return self.ecs.find_registered(family, token)
 
-    def deploy(self, color: str, task_definition: str, count: int, min_healthy: int, max_percent: int) -> None:
+    def deploy(self, color: str, task_definition: str, count: int, min_healthy: int, max_percent: int,
+               circuit_breaker: bool = True) -> None:
         self.ecs.update(self.service.cluster, self.ecs_name(color), task_definition=task_definition, desired_count=count,
-                        min_healthy_percent=min_healthy, max_percent=max_percent, circuit_breaker=self.service.release.circuit_breaker)
+                        min_healthy_percent=min_healthy, max_percent=max_percent, circuit_breaker=circuit_breaker)
 
     def scale(self, color: str, count: int) -> None:
         self.ecs.scale(self.service.cluster, self.ecs_name(color), count)

@@ -23,9 +23,18 @@ def test_dry_run_prints_plan_and_estimate(capsys, provisioned):
     lines = out.splitlines()
     assert lines[0] == "plan for worker-web (rolling, main -> main):"
     assert lines[1].startswith(" 1. register a revision of worker-web:1 with image example/worker-web:2")
-    assert lines[2] == " 2. deploy <new revision> to main x4 (50/100)"
+    assert lines[2] == " 2. deploy <new revision> to main x4 (50/100, circuit breaker)"
+    assert lines[3] == (" 3. follow the main rollout, at most 30m00s, gated: 5xx < 5%, p99 < 1000 ms and within +20% of the baseline, "
+                        "100+ requests per 1m00s window, 99% confidence, up to 5 inconclusive")
     assert any(line.startswith("estimated duration:") for line in lines)
     assert any("maximumPercent 100 < 200" in line for line in lines)
+
+
+def test_dry_run_shows_the_limits_given_on_the_command_line(capsys, provisioned):
+    code, out, err = run(capsys, "-c", provisioned, "release", "worker-web", "--image", "w:2", "--dry-run",
+                         "--max-5xx-rate", "1", "--max-p99-ms", "250")
+    assert code == 0, err
+    assert "gated: 5xx < 1%, p99 < 250 ms and within +20% of the baseline" in out
 
 
 def test_dry_run_json(capsys, provisioned):

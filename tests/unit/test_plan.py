@@ -5,7 +5,7 @@ import pytest
 from deployer.errors import InconsistentState, UsageError
 from deployer.release.plan import ColorState, Observed, plan_from_dict, plan_manual_rollback, plan_release, plan_rollback, request_from_spec
 from deployer.release.steps import (
-    NEW_REVISION, Bake, DeployColor, Gate, Pause, PointTestListener, PreTrafficCheck, Promote,
+    NEW_REVISION, Bake, DeployColor, Gate, GateLimits, Pause, PointTestListener, PreTrafficCheck, Promote,
     RegisterTaskDefinition, ScaleDown, ShiftTraffic, WaitHealthy, WatchRollout,
 )
 
@@ -14,19 +14,25 @@ BLUE_LIVE = Observed({"blue": ColorState(TD1, 2, 100), "green": ColorState(TD1, 
 GREEN_LIVE = Observed({"blue": ColorState(TD1, 0, 0), "green": ColorState(TD1, 3, 100)})
 
 
+# examples/deployer.yaml's web gates, resolved into every gate and bake of its plans
+WEB_LIMITS = GateLimits(max_5xx_rate=5.0, max_p99_ms=500.0, margin=0.25, p99_min_delta_ms=50.0, min_requests=100,
+                        confidence=0.99, period=5, max_inconclusive=5, alarms=())
+
+
 def test_canary_plan(examples_config):
     web = examples_config.services["web"]
     plan = plan_release(web, BLUE_LIVE, request_from_spec(web, "example/web:2"))
     assert (plan.live, plan.target, plan.strategy) == ("blue", "green", "canary")
+    L = WEB_LIMITS
     assert plan.steps == (
         RegisterTaskDefinition(TD1, "example/web:2"),
         DeployColor("green", NEW_REVISION, 2),
-        WaitHealthy("green", 2),
+        WaitHealthy("green", 2, 180),
         PointTestListener("green"),
-        ShiftTraffic((("blue", 90), ("green", 10))), Bake(10), Gate("green", "blue", 10),
-        ShiftTraffic((("blue", 75), ("green", 25))), Bake(10), Gate("green", "blue", 25),
-        ShiftTraffic((("blue", 50), ("green", 50))), Bake(10), Gate("green", "blue", 50),
-        ShiftTraffic((("blue", 0), ("green", 100))), Bake(10), Gate("green", None, 100),
+        ShiftTraffic((("blue", 90), ("green", 10))), Bake(10, L), Gate("green", "blue", 10, L),
+        ShiftTraffic((("blue", 75), ("green", 25))), Bake(10, L), Gate("green", "blue", 25, L),
+        ShiftTraffic((("blue", 50), ("green", 50))), Bake(10, L), Gate("green", "blue", 50, L),
+        ShiftTraffic((("blue", 0), ("green", 100))), Bake(10, L), Gate("green", None, 100, L),
         Promote("green"),
         PointTestListener("blue"),
         ScaleDown("blue", after=300),
@@ -47,7 +53,7 @@ def test_bluegreen_over_dns_has_one_switch_and_no_test_listener(examples_config)
     plan = plan_release(api, BLUE_LIVE, request_from_spec(api, "example/api:2"))
     assert [type(s) for s in plan.steps] == [
         RegisterTaskDefinition, DeployColor, WaitHealthy, ShiftTraffic, Bake, Gate, Promote, ScaleDown]
-    assert plan.steps[3] == ShiftTraffic((("blue", 0), ("green", 100)))
+    assert plan.steps[3] == ShiftTraffic((("blue", 0), ("green", 100)), dns_ttl=30)
 
 
 def test_bluegreen_with_test_listener_checks_before_traffic(examples_config):
@@ -63,7 +69,7 @@ def test_rolling_plan_uses_the_preset(examples_config):
     assert plan.steps == (
         RegisterTaskDefinition(TD1, "example/worker-web:2"),
         DeployColor("main", NEW_REVISION, 4, 50, 100),
-        WatchRollout("main", gate=True),
+        WatchRollout("main", 1800, GateLimits.from_spec(worker.release.gates)),
     )
 
 
@@ -97,7 +103,7 @@ def test_rollback_plan_of_rolling(examples_config):
     plan = plan_release(worker, Observed({"main": ColorState(TD1, 4)}), request_from_spec(worker, "w:2"))
     assert plan_rollback(plan, 0, TD1, 4) == ()
     for done in (1, 2, 3):
-        assert plan_rollback(plan, done, TD1, 4) == (DeployColor("main", TD1, 4, 50, 100), WatchRollout("main", gate=False))
+        assert plan_rollback(plan, done, TD1, 4) == (DeployColor("main", TD1, 4, 50, 100), WatchRollout("main", 1800))
 
 
 def test_plan_round_trips_through_the_record(examples_config):
