@@ -41,6 +41,31 @@ class Table(Adapter):
             params["ExpressionAttributeValues"] = values
         self._conditional("delete_item", params)
 
+    def transact(self, writes: list[dict], *, token: str) -> None:
+        """Several puts at once, all or none (TransactWriteItems). `token` makes a resend a no-op
+        for ten minutes, so a write whose answer was lost is safe to send again."""
+        for write in writes:
+            for op in write.values():
+                op["TableName"] = self.table
+        try:
+            self._call("transact_write_items", idempotent=True, TransactItems=writes, ClientRequestToken=token)
+        except AwsError as exc:
+            if exc.code == "TransactionCanceledException" and "ConditionalCheckFailed" in exc.aws_message:
+                raise ConditionFailed(exc.aws_message) from None
+            raise
+
+    def query_all(self, pk: str, sk_prefix: str) -> list[dict]:
+        """Every item under `pk` whose sort key starts with `sk_prefix`, oldest first, all pages."""
+        params = {"TableName": self.table, "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+                  "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": sk_prefix}}, "ConsistentRead": True}
+        items: list[dict] = []
+        while True:
+            response = self._call("query", idempotent=True, **params)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return items
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def query_prefix(self, pk: str, sk_prefix: str, *, newest_first: bool = True, limit: int = 50) -> list[dict]:
         response = self._call(
             "query",

@@ -4,10 +4,20 @@ Lock: one item per service, taken by a conditional write, held with a lease that
 renews (heartbeat); a crashed holder's lease expires and the next release takes over. Every
 take-over increments a fencing token; record writes carry it and are refused when a newer
 holder exists, so a stale process cannot overwrite the record of the one that replaced it.
+
+Records are stored in parts, so that writing one does not cost more as the release goes on:
+the head `release#<id>` (state, step, weights: bounded, rewritten at each save), the plan
+`plan#<id>` (written once, compressed) and the log `log#<id>#<seq>` (the events and verdicts
+added since the previous save, appended). One save is one TransactWriteItems: the head's fence
+condition guards the plan and log writes with it.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import zlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,6 +56,62 @@ def _pk(service: str) -> dict:
     return {"S": f"service#{service}"}
 
 
+@dataclass
+class Persisted:
+    """How much of a record this journal knows to be stored: the log items after these are new."""
+
+    events: int = 0
+    verdicts: int = 0
+    seq: int = 0  # log items written
+    plan: bool = False
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What one save writes: the head always; the plan the first time; a log item when anything was added."""
+
+    head: str
+    plan: bytes | None
+    log: str | None
+    seq: int
+    after: Persisted
+
+
+def parts_to_write(record: ReleaseRecord, done: Persisted) -> Parts:
+    new_events, new_verdicts = record.events[done.events:], record.verdicts[done.verdicts:]
+    grew = bool(new_events or new_verdicts)
+    log = json.dumps({"events": new_events, "verdicts": new_verdicts}, sort_keys=True, default=str) if grew else None
+    plan = None if done.plan else pack(record.plan)
+    seq = done.seq + 1 if grew else done.seq
+    return Parts(record.head_json(), plan, log, seq, Persisted(len(record.events), len(record.verdicts), seq, True))
+
+
+def pack(data: dict) -> bytes:
+    return zlib.compress(json.dumps(data, sort_keys=True, default=str).encode(), 6)
+
+
+def unpack(blob: bytes) -> dict:
+    return json.loads(zlib.decompress(blob))
+
+
+def assemble(head: str, plan: bytes | None, logs: list[str]) -> tuple[ReleaseRecord, Persisted]:
+    """A record from its parts (or from one legacy item that held it whole: its parts get written anew)."""
+    legacy = "events" in json.loads(head)
+    events: list = []
+    verdicts: list = []
+    for text in logs:
+        chunk = json.loads(text)
+        events += chunk["events"]
+        verdicts += chunk["verdicts"]
+    record = ReleaseRecord.from_parts(head, unpack(plan) if plan else None, events, verdicts)
+    done = Persisted() if legacy else Persisted(len(record.events), len(record.verdicts), len(logs), plan is not None)
+    return record, done
+
+
+def _log_sk(release_id: str, seq: int) -> str:
+    return f"log#{release_id}#{seq:08d}"
+
+
 def locked_message(service: str, holder: str, release_id: str, expires_at: float, now: float | None = None) -> Locked:
     """What to do when a live lease is in the way: exactly which command, and from when."""
     left = f" ({max(0.0, expires_at - now):.0f} s from now)" if now is not None else ""
@@ -58,9 +124,15 @@ def locked_message(service: str, holder: str, release_id: str, expires_at: float
     )
 
 
+def _blob(value) -> bytes:
+    """A binary attribute as boto3 gives it back (bytes) or as a low-level client does (base64)."""
+    return value if isinstance(value, (bytes, bytearray)) else base64.b64decode(value)
+
+
 class DynamoJournal:
     def __init__(self, table: Table):
         self.table = table
+        self._persisted: dict[tuple[str, str], Persisted] = {}
 
     # --- lock ---
     def acquire(self, service: str, holder: str, release_id: str, now: float, lease: float) -> Lease:
@@ -107,24 +179,44 @@ class DynamoJournal:
 
     # --- records ---
     def save(self, record: ReleaseRecord) -> None:
-        item = {"pk": _pk(record.service), "sk": {"S": f"release#{record.id}"},
-                "fence": {"N": str(record.fence)}, "doc": {"S": record.to_json()}}
+        key = (record.service, record.id)
+        parts = parts_to_write(record, self._persisted.setdefault(key, Persisted()))
+        pk = _pk(record.service)
+        head = {"pk": pk, "sk": {"S": f"release#{record.id}"}, "fence": {"N": str(record.fence)}, "head": {"S": parts.head}}
+        writes = [{"Put": {"Item": head, "ConditionExpression": "attribute_not_exists(pk) OR fence <= :fence",
+                           "ExpressionAttributeValues": {":fence": {"N": str(record.fence)}}}}]
+        if parts.plan is not None:
+            writes.append({"Put": {"Item": {"pk": pk, "sk": {"S": f"plan#{record.id}"}, "plan": {"B": parts.plan}}}})
+        if parts.log is not None:
+            writes.append({"Put": {"Item": {"pk": pk, "sk": {"S": _log_sk(record.id, parts.seq)}, "log": {"S": parts.log}}}})
+        token = hashlib.sha256(f"{record.id}|{record.fence}|{parts.seq}|{parts.head}".encode()).hexdigest()[:36]
         try:
-            self.table.put(item, condition="attribute_not_exists(pk) OR fence <= :fence", values={":fence": {"N": str(record.fence)}})
+            self.table.transact(writes, token=token)
         except ConditionFailed:
             raise LostLock(f"{record.service}: release {record.id} was taken over by a newer runner; stopping") from None
+        self._persisted[key] = parts.after
+
+    def _assemble(self, service: str, head_item: dict) -> ReleaseRecord:
+        head = head_item["head"]["S"] if "head" in head_item else head_item["doc"]["S"]  # "doc": one whole legacy item
+        release_id = json.loads(head)["id"]
+        plan_item = self.table.get({"pk": _pk(service), "sk": {"S": f"plan#{release_id}"}})
+        logs = [i["log"]["S"] for i in self.table.query_all(f"service#{service}", f"log#{release_id}#")]
+        record, done = assemble(head, _blob(plan_item["plan"]["B"]) if plan_item else None, logs)
+        self._persisted[(service, release_id)] = done
+        return record
 
     def load(self, service: str, release_id: str) -> ReleaseRecord | None:
         item = self.table.get({"pk": _pk(service), "sk": {"S": f"release#{release_id}"}})
-        return ReleaseRecord.from_json(item["doc"]["S"]) if item else None
+        return self._assemble(service, item) if item else None
 
     def latest(self, service: str) -> ReleaseRecord | None:
-        found = self.history(service, limit=1)
-        return found[0] if found else None
+        items = self.table.query_prefix(f"service#{service}", "release#", newest_first=True, limit=1)
+        return self._assemble(service, items[0]) if items else None
 
     def history(self, service: str, limit: int = 20) -> list[ReleaseRecord]:
+        """Newest first, heads only (no plan, events or verdicts): what `history` and `rollback` read."""
         items = self.table.query_prefix(f"service#{service}", "release#", newest_first=True, limit=limit)
-        return [ReleaseRecord.from_json(i["doc"]["S"]) for i in items]
+        return [ReleaseRecord.from_parts(i["head"]["S"] if "head" in i else i["doc"]["S"]) for i in items]
 
     # --- commands from other processes (promote / abort), kept apart from the record ---
     def send_command(self, service: str, release_id: str, command: str) -> None:
@@ -146,8 +238,9 @@ class MemoryJournal:
 
     def __init__(self):
         self.locks: dict[str, Lease] = {}
-        self.records: dict[tuple[str, str], str] = {}
+        self.items: dict[tuple[str, str], str | bytes] = {}  # (service, sort key) -> what DynamoDB would hold
         self.commands: dict[tuple[str, str], str] = {}
+        self._persisted: dict[tuple[str, str], Persisted] = {}
 
     def acquire(self, service, holder, release_id, now, lease):
         current = self.locks.get(service)
@@ -171,21 +264,36 @@ class MemoryJournal:
 
     def save(self, record):
         key = (record.service, record.id)
-        if key in self.records and ReleaseRecord.from_json(self.records[key]).fence > record.fence:
+        head = self.items.get((record.service, f"release#{record.id}"))
+        if head is not None and json.loads(head)["fence"] > record.fence:
             raise LostLock(f"{record.service}: release {record.id} was taken over by a newer runner; stopping")
-        self.records[key] = record.to_json()
+        parts = parts_to_write(record, self._persisted.setdefault(key, Persisted()))
+        self.items[(record.service, f"release#{record.id}")] = parts.head
+        if parts.plan is not None:
+            self.items[(record.service, f"plan#{record.id}")] = parts.plan
+        if parts.log is not None:
+            self.items[(record.service, _log_sk(record.id, parts.seq))] = parts.log
+        self._persisted[key] = parts.after
 
     def load(self, service, release_id):
-        text = self.records.get((service, release_id))
-        return ReleaseRecord.from_json(text) if text else None
+        head = self.items.get((service, f"release#{release_id}"))
+        if head is None:
+            return None
+        prefix = f"log#{release_id}#"
+        logs = [text for (s, sk), text in sorted(self.items.items()) if s == service and sk.startswith(prefix)]
+        record, done = assemble(head, self.items.get((service, f"plan#{release_id}")), logs)
+        self._persisted[(service, release_id)] = done
+        return record
 
     def latest(self, service):
-        found = self.history(service, 1)
-        return found[0] if found else None
+        ids = self._ids(service)
+        return self.load(service, ids[0]) if ids else None
 
     def history(self, service, limit=20):
-        ids = sorted((rid for s, rid in self.records if s == service), reverse=True)[:limit]
-        return [ReleaseRecord.from_json(self.records[(service, rid)]) for rid in ids]
+        return [ReleaseRecord.from_parts(self.items[(service, f"release#{rid}")]) for rid in self._ids(service)[:limit]]
+
+    def _ids(self, service) -> list[str]:
+        return sorted((sk.split("#", 1)[1] for s, sk in self.items if s == service and sk.startswith("release#")), reverse=True)
 
     def send_command(self, service, release_id, command):
         self.commands[(service, release_id)] = command

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 
 RUNNING = "running"
@@ -68,6 +68,22 @@ class ReleaseRecord:
         data = json.loads(text)
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    # A journal stores a record in parts whose size does not grow with the release: the head (what
+    # changes, bounded), the plan (written once) and the log (events and verdicts, appended).
+    GROWING = ("plan", "events", "verdicts")
+
+    def head_json(self) -> str:
+        head = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self.GROWING}
+        return json.dumps(head, sort_keys=True, default=str)
+
+    @classmethod
+    def from_parts(cls, head: str, plan: dict | None = None, events: list | None = None, verdicts: list | None = None) -> "ReleaseRecord":
+        data = json.loads(head)
+        known = {f for f in cls.__dataclass_fields__}
+        parts = {"plan": plan or data.get("plan") or {}, "events": events or data.get("events") or [],
+                 "verdicts": verdicts or data.get("verdicts") or []}
+        return cls(**{**{k: v for k, v in data.items() if k in known}, **parts})
 
     def summary(self) -> dict:
         return {

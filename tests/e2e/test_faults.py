@@ -34,11 +34,13 @@ import time
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
 
+from deployer.aws.dynamodb import Table
+from deployer.release.journal import DynamoJournal
 from deployer.sandbox import control
 from deployer.synth import names
 from tests.e2e.conftest import Traffic, run, stack_outputs, wait_until
@@ -75,14 +77,17 @@ def _cases() -> list[Case]:
         ("f-canary", "canary-bad5xx-fail-10pct-of-all-calls", BAD_5XX, ["fail * 10%"], "rolled_back"),
         # ModifyListener: #1 test listener -> new color, #2 25%, #3 100%, #4 test listener back after promotion
         ("f-canary", "canary-good-ModifyListener-failing-after-promotion", GOOD, ["fail elbv2:ModifyListener #4-9"], "either"),
-        ("f-canary", "canary-good-PutItem-failing-6x-mid-canary", GOOD,
-         ["fail dynamodb:PutItem #1-6 after elbv2:ModifyListener#2"], "either"),
+        # record writes are TransactWriteItems (head, plan, log), heartbeats PutItem
+        ("f-canary", "canary-good-record-writes-failing-6x-mid-canary", GOOD,
+         ["fail dynamodb:TransactWriteItems #1-6 after elbv2:ModifyListener#2",
+          "fail dynamodb:PutItem #1-6 after elbv2:ModifyListener#2"], "either"),
         # --- canary over ALB weights, no test listener
         ("f-canary-b", "canary-bad-slow-ModifyListener-failing-30pct", BAD_SLOW, ["fail elbv2:ModifyListener 30%"], "rolled_back"),
         ("f-canary-b", "canary-good-drop-after-10pct-of-all-calls", GOOD, ["drop_after * 10%"], "either"),
         ("f-canary-b", "canary-bad-crash-DescribeTargetHealth-stalled", BAD_CRASH, ["stall elbv2:DescribeTargetHealth 30% 3s"], "rolled_back"),
-        ("f-canary-b", "canary-good-PutItem-failing-for-good-mid-canary", GOOD,
-         ["fail dynamodb:PutItem #1- after elbv2:ModifyListener#1"], "either", True),
+        ("f-canary-b", "canary-good-record-writes-failing-for-good-mid-canary", GOOD,
+         ["fail dynamodb:TransactWriteItems #1- after elbv2:ModifyListener#1",
+          "fail dynamodb:PutItem #1- after elbv2:ModifyListener#1"], "either", True),
         # --- canary whose previous color stays warm: the next release lands on a color running old tasks
         ("f-warm", "warm-good-throttle-5pct-leaves-previous-warm", GOOD, ["throttle * 5%"], "released"),
         ("f-warm", "warm-bad5xx-onto-warm-color-stall-5pct", BAD_5XX, ["stall * 5% 1s"], "rolled_back"),
@@ -215,17 +220,18 @@ def observe(box, service: str) -> State:
     return state
 
 
+def journal_of(box) -> DynamoJournal:
+    return DynamoJournal(Table(box.client("dynamodb"), records_table(box)))
+
+
 def read_record(box, service: str, release_id: str | None, since: float) -> dict | None:
-    dynamodb = box.client("dynamodb")
-    table = records_table(box)
+    """The record as deployer stores it, read through its own journal (outside the fault proxy)."""
+    journal = journal_of(box)
     if release_id:
-        item = dynamodb.get_item(TableName=table, ConsistentRead=True,
-                                 Key={"pk": {"S": f"service#{service}"}, "sk": {"S": f"release#{release_id}"}}).get("Item")
-        return json.loads(item["doc"]["S"]) if item else None
-    items = dynamodb.query(TableName=table, KeyConditionExpression="pk = :pk AND begins_with(sk, :p)", ScanIndexForward=False, Limit=5,
-                           ExpressionAttributeValues={":pk": {"S": f"service#{service}"}, ":p": {"S": "release#"}})["Items"]
-    docs = [json.loads(i["doc"]["S"]) for i in items]
-    return next((d for d in docs if d.get("started_at", 0) >= since - 2), None)
+        record = journal.load(service, release_id)
+        return asdict(record) if record else None
+    heads = [r for r in journal.history(service, 5) if r.started_at >= since - 2]
+    return asdict(journal.load(service, heads[0].id)) if heads else None
 
 
 def planned_base_revision(record: dict) -> str:
@@ -417,11 +423,11 @@ def repair(box, case: Case, out: Outcome) -> None:
                                                 DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}])
     dynamodb, table = box.client("dynamodb"), records_table(box)
     dynamodb.delete_item(TableName=table, Key={"pk": {"S": f"service#{case.service}"}, "sk": {"S": "lock"}})
-    record = read_record(box, case.service, None, 0)
-    if record and record["state"] not in ("released", "rolled_back", "failed"):
-        record["state"], record["reason"] = "failed", (record.get("reason") or "") + " [closed by tests/e2e/test_faults.py repair]"
-        dynamodb.put_item(TableName=table, Item={"pk": {"S": f"service#{case.service}"}, "sk": {"S": f"release#{record['id']}"},
-                                                 "fence": {"N": str(record.get("fence", 0))}, "doc": {"S": json.dumps(record)}})
+    journal = journal_of(box)
+    record = journal.latest(case.service)
+    if record and record.state not in ("released", "rolled_back", "failed"):
+        record.state, record.reason = "failed", (record.reason or "") + " [closed by tests/e2e/test_faults.py repair]"
+        journal.save(record)
     out.repaired += f"; still {', '.join(still)}: by hand (weights to {best}, lock deleted, record closed as failed)"
 
 

@@ -4,6 +4,7 @@ interface (moto never moves a deployment and answers p99 with HTTP 500)."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 
@@ -229,3 +230,31 @@ class _Raw:
 
     def stream(self, **_kwargs):
         yield self.data
+
+
+def test_a_300_step_release_stays_far_below_the_item_limit(journal):
+    """The record is stored in parts (head, plan once, log appended): no item grows with the release.
+    A 100-weight canary is 307 steps; written whole, its record was 221 KB of DynamoDB's 400 KB."""
+    from deployer.release.plan import ReleaseRequest
+    from tests.conftest import EXAMPLES
+    from tests.fakes import FakeTarget
+
+    clock = FakeClock()
+    service = load_config(EXAMPLES / "deployer.yaml").services["web"]
+    gates = service.release.gates.model_copy(update={"min_requests": 1, "max_5xx_rate": 50.0})
+    service = service.model_copy(update={"release": service.release.model_copy(update={"gates": gates})})
+    target = FakeTarget.colors_service(clock, behaviour={"example/web:2": Behaviour(0.0, 100)})
+    runner = Executor(service, target, journal, RecordingProgress(), clock=clock, sleep=clock.sleep, settings=Settings(poll=2.0))
+    request = ReleaseRequest(image="example/web:2", strategy="canary", steps=tuple(range(1, 101)), bake=0, keep_previous=0)
+    record = releases.release(runner, request, actor="long")
+    assert record.state == states.RELEASED and len(record.plan["steps"]) >= 300
+
+    items = client("dynamodb").scan(TableName=journal.table.table)["Items"]
+    sizes = {item["sk"]["S"].split("#")[0]: 0 for item in items}
+    for item in items:
+        kind = item["sk"]["S"].split("#")[0]
+        sizes[kind] = max(sizes[kind], sum(len(str(v)) for v in item.values()))
+    assert max(sizes.values()) < 40_000, sizes  # a tenth of the 400 KB limit
+    again = journal.load("web", record.id)
+    assert (len(again.events), len(again.verdicts)) == (len(record.events), len(record.verdicts))
+    assert again.plan == json.loads(json.dumps(record.plan)) and again.events == record.events
