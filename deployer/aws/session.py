@@ -19,6 +19,12 @@ class AwsSettings:
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None
+    static_key: str | None = None  # an emulated account's key (the sandbox): used as key id and secret
+
+    @classmethod
+    def emulated(cls, endpoint_url: str, region: str, key: str) -> "AwsSettings":
+        """Settings for an emulated AWS on `endpoint_url` (the sandbox's moto) with a dummy key."""
+        return cls(region=region, endpoint_url=endpoint_url, static_key=key)
 
     @classmethod
     def from_env(cls, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None) -> "AwsSettings":
@@ -43,7 +49,10 @@ class ClientFactory:
 
             if self._session is None:
                 try:
-                    self._session = boto3.session.Session(profile_name=self.settings.profile, region_name=self.settings.region)
+                    key = self.settings.static_key
+                    credentials = {"aws_access_key_id": key, "aws_secret_access_key": key} if key else {}
+                    self._session = boto3.session.Session(profile_name=self.settings.profile, region_name=self.settings.region,
+                                                          **credentials)
                 except ProfileNotFound:
                     raise ConfigError([f"AWS profile {self.settings.profile!r} not found"], hint="check AWS_PROFILE or --profile") from None
             if not self._session.region_name:

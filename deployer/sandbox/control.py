@@ -13,7 +13,8 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 from deployer import resources
@@ -34,6 +35,7 @@ def sandbox_dir() -> Path:
 class Sandbox:
     directory: Path
     state: dict
+    _clients: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def endpoint(self) -> str:
@@ -61,10 +63,12 @@ class Sandbox:
         return [f"export {k}={v}" for k, v in self.env().items()]
 
     def client(self, name: str):
-        import boto3
+        """A boto3 client of the emulated account, made by deployer.aws like every other client."""
+        from deployer.aws.session import AwsSettings, ClientFactory
 
-        return boto3.client(name, endpoint_url=self.endpoint, region_name=self.region,
-                            aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_KEY)
+        if self._clients is None:
+            self._clients = ClientFactory(AwsSettings.emulated(self.endpoint, self.region, DUMMY_KEY))
+        return self._clients.client(name)
 
 
 def _alive(pid: int) -> bool:

@@ -43,11 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     log = logging.getLogger("deployer.sandbox")
 
-    import boto3
     from moto.ecs.models import ecs_backends
     from moto.elbv2.models import elbv2_backends
     from moto.server import ThreadedMotoServer
 
+    from deployer.aws.session import AwsSettings, ClientFactory
     from deployer.sandbox import moto_ext
     from deployer.sandbox.ecs_controller import EcsController
     from deployer.sandbox.front_door import FrontDoor, route_key
@@ -66,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     controller = EcsController(ecs, elbv2, TaskRunner(args.app, args.dir / "tasks"), load_images(args.images))
     health = HealthChecker(elbv2)
     recorder = Recorder()
-    cloudwatch = boto3.client("cloudwatch", endpoint_url=endpoint, region_name=args.region,
-                              aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    cloudwatch = ClientFactory(AwsSettings.emulated(endpoint, args.region, "sandbox")).client("cloudwatch")
     feeder = MetricsFeeder(recorder, cloudwatch)
     proxies: dict[str, ListenerProxy] = {}
     events_path = args.dir / "proxy-events.log"
