@@ -13,7 +13,6 @@ from scipy, imported only when a gate is evaluated.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from enum import Enum
 

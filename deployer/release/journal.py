@@ -17,13 +17,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import zlib
 from dataclasses import dataclass
 from typing import Protocol
 
 from deployer.aws.dynamodb import ConditionFailed, Table
 from deployer.errors import DeployerError, Locked
 from deployer.release.record import ReleaseRecord, iso
+from deployer.release.record_parts import Persisted, assemble, log_sk, parts_to_write
 
 
 @dataclass(frozen=True)
@@ -54,62 +54,6 @@ class Journal(Protocol):
 
 def _pk(service: str) -> dict:
     return {"S": f"service#{service}"}
-
-
-@dataclass
-class Persisted:
-    """How much of a record this journal knows to be stored: the log items after these are new."""
-
-    events: int = 0
-    verdicts: int = 0
-    seq: int = 0  # log items written
-    plan: bool = False
-
-
-@dataclass(frozen=True)
-class Parts:
-    """What one save writes: the head always; the plan the first time; a log item when anything was added."""
-
-    head: str
-    plan: bytes | None
-    log: str | None
-    seq: int
-    after: Persisted
-
-
-def parts_to_write(record: ReleaseRecord, done: Persisted) -> Parts:
-    new_events, new_verdicts = record.events[done.events:], record.verdicts[done.verdicts:]
-    grew = bool(new_events or new_verdicts)
-    log = json.dumps({"events": new_events, "verdicts": new_verdicts}, sort_keys=True, default=str) if grew else None
-    plan = None if done.plan else pack(record.plan)
-    seq = done.seq + 1 if grew else done.seq
-    return Parts(record.head_json(), plan, log, seq, Persisted(len(record.events), len(record.verdicts), seq, True))
-
-
-def pack(data: dict) -> bytes:
-    return zlib.compress(json.dumps(data, sort_keys=True, default=str).encode(), 6)
-
-
-def unpack(blob: bytes) -> dict:
-    return json.loads(zlib.decompress(blob))
-
-
-def assemble(head: str, plan: bytes | None, logs: list[str]) -> tuple[ReleaseRecord, Persisted]:
-    """A record from its parts (or from one legacy item that held it whole: its parts get written anew)."""
-    legacy = "events" in json.loads(head)
-    events: list = []
-    verdicts: list = []
-    for text in logs:
-        chunk = json.loads(text)
-        events += chunk["events"]
-        verdicts += chunk["verdicts"]
-    record = ReleaseRecord.from_parts(head, unpack(plan) if plan else None, events, verdicts)
-    done = Persisted() if legacy else Persisted(len(record.events), len(record.verdicts), len(logs), plan is not None)
-    return record, done
-
-
-def _log_sk(release_id: str, seq: int) -> str:
-    return f"log#{release_id}#{seq:08d}"
 
 
 def locked_message(service: str, holder: str, release_id: str, expires_at: float, now: float | None = None) -> Locked:
@@ -188,7 +132,7 @@ class DynamoJournal:
         if parts.plan is not None:
             writes.append({"Put": {"Item": {"pk": pk, "sk": {"S": f"plan#{record.id}"}, "plan": {"B": parts.plan}}}})
         if parts.log is not None:
-            writes.append({"Put": {"Item": {"pk": pk, "sk": {"S": _log_sk(record.id, parts.seq)}, "log": {"S": parts.log}}}})
+            writes.append({"Put": {"Item": {"pk": pk, "sk": {"S": log_sk(record.id, parts.seq)}, "log": {"S": parts.log}}}})
         token = hashlib.sha256(f"{record.id}|{record.fence}|{parts.seq}|{parts.head}".encode()).hexdigest()[:36]
         try:
             self.table.transact(writes, token=token)
@@ -272,7 +216,7 @@ class MemoryJournal:
         if parts.plan is not None:
             self.items[(record.service, f"plan#{record.id}")] = parts.plan
         if parts.log is not None:
-            self.items[(record.service, _log_sk(record.id, parts.seq))] = parts.log
+            self.items[(record.service, log_sk(record.id, parts.seq))] = parts.log
         self._persisted[key] = parts.after
 
     def load(self, service, release_id):

@@ -168,15 +168,15 @@ def test_rollback_after_a_runner_died_past_promotion_switches_back(web, clock):
     target = FakeTarget.colors_service(clock)
     journal = MemoryJournal()
     ex = make(web, target, clock, journal)
-    real_note = ex._note
+    real_note = ex.note
 
     def note(index, text):
         real_note(index, text)
         if text.endswith("is live"):
-            ex._save()
+            ex.save()
             raise Killed()  # SIGKILL right after the promotion
 
-    ex._note = note
+    ex.note = note
     with pytest.raises(Killed):
         releases.release(ex, request_from_spec(web, "example/web:2"), actor="t")
     died = journal.latest("web")

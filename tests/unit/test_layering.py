@@ -34,3 +34,9 @@ def test_pure_release_modules_do_no_io():
     io = {"boto3", "botocore", "urllib", "http", "socket", "subprocess", "requests"}
     leaks = {name: sorted(imported_modules(PACKAGE / "release" / name) & io) for name in pure}
     assert {k: v for k, v in leaks.items() if v} == {}
+
+
+def test_release_engine_modules_stay_small():
+    """One concern per file: the executor runs steps; handlers/ holds what each step does."""
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in (PACKAGE / "release").rglob("*.py")}
+    assert {k: v for k, v in sizes.items() if v > 300} == {}

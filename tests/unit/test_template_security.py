@@ -94,12 +94,12 @@ def test_alb_drops_invalid_headers_and_names_its_desync_mode_by_default():
     attributes = alb_attributes(template(spec(HTTPS)))
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     assert attributes["routing.http.desync_mitigation_mode"] == "defensive"
-    strict = alb_attributes(template(spec(f"{{listener: {{port: 80}}, desync_mitigation_mode: strictest}}")))
+    strict = alb_attributes(template(spec("{listener: {port: 80}, desync_mitigation_mode: strictest}")))
     assert strict["routing.http.desync_mitigation_mode"] == "strictest"
 
 
 def test_access_logs_go_to_the_bootstrap_bucket_by_import_or_to_a_named_one():
-    resources = template(spec(f"{{listener: {{port: 80}}, access_logs: {{bucket: bootstrap}}}}"))
+    resources = template(spec("{listener: {port: 80}, access_logs: {bucket: bootstrap}}"))
     attributes = alb_attributes(resources)
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["access_logs.s3.bucket"] == {"Fn::ImportValue": "deployer-access-logs-bucket"}

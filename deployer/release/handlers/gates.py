@@ -1,0 +1,96 @@
+"""Handlers for the steps that judge the canary: bake (failing fast) and gate, over windows since traffic moved."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import math
+
+from deployer.errors import DeployerError
+from deployer.release.failures import StepFailed
+from deployer.release.gates import Outcome, Reason, Verdict, WindowStats, alarm_verdict, verdict
+from deployer.release.record import iso
+from deployer.release.steps import Bake, Gate, GateLimits
+from deployer.reporting import lines
+
+if TYPE_CHECKING:
+    from deployer.release.executor import Executor
+
+
+def evaluate(ex: Executor, canary: str, baseline: str | None, limits: GateLimits) -> Verdict:
+    """One gate evaluation over the closed periods since traffic last moved."""
+    period = limits.period
+    start = math.floor(ex.shifted_at / period) * period if ex.shifted_at else ex.clock() - period
+    end = math.floor((ex.clock() - ex.settings.metrics_delay) / period) * period
+    if end <= start:
+        end = start + period
+    colors = [canary] + ([baseline] if baseline else [])
+    stats = ex.target.window(colors, start, end, period)
+    canary_stats = stats.get(canary, WindowStats(0, 0, None))
+    baseline_stats = stats.get(baseline) if baseline else None
+    alarmed = ex.target.alarms_in_alarm(list(limits.alarms)) if limits.alarms else []
+    result = alarm_verdict(alarmed, canary_stats) or verdict(canary_stats, baseline_stats, limits.thresholds())
+    result.numbers["window"] = [iso(start), iso(end)]
+    return result
+
+
+def record_verdict(ex: Executor, step_index: int | None, weight: int, v: Verdict) -> None:
+    data = {"step": step_index, "weight": weight, "at": round(ex.clock(), 3), **v.to_dict()}
+    ex.record.verdicts.append(data)
+    ex.progress.verdict(f"{weight}%", data)
+    if v.outcome == Outcome.FAIL:
+        ex.fail_at = ex.clock()
+
+
+def poll_line(ex: Executor, canary: str, v: Verdict | None, limits: GateLimits) -> str:
+    try:
+        healthy = ex.target.healthy(canary)
+    except DeployerError:
+        healthy = None
+    return lines.poll_line(ex.record.weights or {}, canary, healthy, v, limits)
+
+
+def check_canary_serving(ex: Executor, canary: str) -> None:
+    """A canary that takes traffic with no healthy target left (its tasks died) fails at once:
+    its requests go to no target, so they never reach the target group's metrics."""
+    weight = (ex.record.weights or {}).get(canary, 0)
+    if weight > 0 and ex.target.healthy(canary) == 0:
+        raise StepFailed(Reason.CANARY_UNHEALTHY, f"{canary} has no healthy targets left while serving {weight}% of the traffic")
+
+
+def bake(ex: Executor, step: Bake, index, rollback=False) -> None:
+    canary = ex.plan.target
+    baseline = ex.plan.live
+    end = ex.clock() + step.seconds
+    while ex.clock() < end:
+        ex.wait(min(ex.settings.poll, end - ex.clock()))
+        check_canary_serving(ex, canary)
+        if step.limits is None:
+            continue
+        weights = ex.record.weights or {}
+        base = baseline if weights.get(baseline, 0) > 0 else None
+        v = evaluate(ex, canary, base, step.limits)
+        ex.progress.line(poll_line(ex, canary, v, step.limits))
+        if v.outcome == Outcome.FAIL:  # fail fast; PASS or INCONCLUSIVE keep baking
+            record_verdict(ex, index, weights.get(canary, 0), v)
+            raise StepFailed(v.reason, v.detail)
+
+
+def gate(ex: Executor, step: Gate, index, rollback=False) -> None:
+    limits = step.limits
+    inconclusive = 0
+    while True:
+        check_canary_serving(ex, step.canary)
+        v = evaluate(ex, step.canary, step.baseline, limits)
+        record_verdict(ex, index, step.weight, v)
+        ex.progress.line(poll_line(ex, step.canary, v, limits))
+        if v.outcome == Outcome.PASS:
+            return
+        if v.outcome == Outcome.FAIL:
+            raise StepFailed(v.reason, v.detail)
+        inconclusive += 1
+        if inconclusive > limits.max_inconclusive:
+            # named for what kept it open: too few requests, or a latency it could not yet confirm
+            raise StepFailed(v.reason, f"still inconclusive after {inconclusive} windows: {v.detail}")
+        ex.save()
+        ex.wait(limits.period)
