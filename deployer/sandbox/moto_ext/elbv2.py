@@ -53,27 +53,24 @@ def install() -> None:
             return list(self.load_balancer_arns)
         raise UnformattedGetAttTemplateException()
 
-    tg_create = FakeTargetGroup.create_from_cloudformation_json.__func__
-
-    def tg_create_with_attributes(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        group = tg_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        for attribute in cloudformation_json["Properties"].get("TargetGroupAttributes") or []:
-            group.attributes[attribute["Key"]] = str(attribute["Value"])
-        return group
-
-    lb_create = FakeLoadBalancer.create_from_cloudformation_json.__func__
-
-    def lb_create_with_attributes(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        balancer = lb_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        for attribute in cloudformation_json["Properties"].get("LoadBalancerAttributes") or []:
-            balancer.attrs[attribute["Key"]] = str(attribute["Value"])
-        return balancer
-
-    FakeTargetGroup.create_from_cloudformation_json = classmethod(tg_create_with_attributes)
-    FakeLoadBalancer.create_from_cloudformation_json = classmethod(lb_create_with_attributes)
+    _keep_attributes(FakeTargetGroup, "TargetGroupAttributes", lambda group: group.attributes)
+    _keep_attributes(FakeLoadBalancer, "LoadBalancerAttributes", lambda balancer: balancer.attrs)
     FakeLoadBalancer.get_cfn_attribute = lb_attribute
     FakeTargetGroup.get_cfn_attribute = tg_attribute
     FakeTargetGroup.has_cfn_attr = classmethod(lambda cls, attr: attr in ("TargetGroupFullName", "TargetGroupName", "LoadBalancerArns"))
+
+
+def _keep_attributes(model, property_name: str, attributes_of) -> None:
+    """After moto creates `model` from CloudFormation, apply its `property_name` key/value list."""
+    create = model.create_from_cloudformation_json.__func__
+
+    def create_with_attributes(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        made = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        for attribute in cloudformation_json["Properties"].get(property_name) or []:
+            attributes_of(made)[attribute["Key"]] = str(attribute["Value"])
+        return made
+
+    model.create_from_cloudformation_json = classmethod(create_with_attributes)
 
 
 # Target health the sandbox measured with real HTTP checks: (target group ARN, target id) -> (state, reason).
