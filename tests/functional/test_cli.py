@@ -116,3 +116,12 @@ def test_help_is_fast_because_imports_are_lazy():
     code = "import sys; from deployer.cli import cli; print(sorted(m for m in ('boto3','pydantic','troposphere','botocore') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--kms-key", "nope"), "expected a KMS key ARN arn:aws:kms:REGION:ACCOUNT:key/ID, or '' for none"),
+    (("--access-log-days", "0"), "0 is not in the range 1<=x<=3650"),
+])
+def test_bootstrap_options_are_checked_before_any_aws_call(capsys, args, message):
+    code, out, err = run(capsys, "bootstrap", *args)
+    assert code == 2 and out == "" and message in err and "Traceback" not in err
