@@ -104,7 +104,7 @@ def run(sandbox: Sandbox, service_name: str, rps: float, duration: float, stop: 
     stop = stop or threading.Event()
     result = TrafficResult()
     lock = threading.Lock()
-    http = urllib3.PoolManager(maxsize=64, retries=False, timeout=urllib3.Timeout(connect=2, read=10))
+    http = urllib3.PoolManager(maxsize=256, retries=False, timeout=urllib3.Timeout(connect=2, read=10))
     rng = random.Random()
     urls: list[tuple[str, int]] = []
     refreshed = 0.0
