@@ -66,7 +66,7 @@ def run() -> int:
     from deployer.release import service as releases
     from deployer.release.executor import LEASE_SECONDS, Executor, Settings
     from deployer.release.journal import DynamoJournal
-    from deployer.release.plan import request_from_spec
+    from deployer.release.strategies import request_from_spec
     from deployer.release.report import report
     from deployer.release.target import ServiceTarget
     from deployer.spec import parse_config

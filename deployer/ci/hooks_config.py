@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from deployer.errors import ConfigError
+from deployer.spec.models import StrategyName
 
 
 LISTEN = r"^[\w.\-]+:\d{1,5}$"  # host:port
@@ -25,7 +26,7 @@ class HookRelease(Model):
     image: str = Field(description="Image to release; `{tag}` is replaced by the delivery's tag.")
     tag_pattern: str = Field(r"^v?\d+\.\d+\.\d+$", description="Regular expression a tag must match in full.")
     repository: str | None = Field(None, description="GitHub owner/name the delivery must come from (GitHub only).")
-    strategy: Literal["rolling", "canary", "bluegreen"] | None = None
+    strategy: StrategyName | None = None
 
     @field_validator("image")
     @classmethod

@@ -69,10 +69,19 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def strategies_text() -> str:
+    """The registry's strategies as the pipelines document them: "rolling, canary or bluegreen"."""
+    from deployer.release.strategies import names
+
+    found = list(names())
+    return ", ".join(found[:-1]) + " or " + found[-1]
+
+
 def render(ci: str, s: Scaffold) -> dict[str, str]:
     """Relative path -> file text, for `ci` = github | jenkins."""
     env = _environment()
-    values = {"version": __version__, "action": f"{ACTION_REPOSITORY}/pipelines/github@{ACTION_COMMIT}", **s.__dict__}
+    values = {"version": __version__, "action": f"{ACTION_REPOSITORY}/pipelines/github@{ACTION_COMMIT}",
+              "strategies": strategies_text(), **s.__dict__}
     if ci == "github":
         return {
             ".github/workflows/deployer-release.yml": env.get_template("github/deployer-release.yml.j2").render(values),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from deployer.errors import DeployerError, ExitCode, UsageError
+from deployer.release import strategies
 
 
 def _checked(flag: str, value, check):
@@ -38,19 +39,6 @@ def _parse_steps(text: str | None):
     items = [t.strip() for t in text.split(",") if t.strip()]
     parsed = [int(t) if t.isascii() and t.isdigit() and len(t) <= 6 else t for t in items]
     return _checked("--steps", text, lambda: Release(steps=parsed).steps)
-
-
-def with_pause_after(steps: list, weight: int) -> list:
-    """Insert `pause` after the step with this weight (once)."""
-    from deployer.spec.models import Release
-
-    if weight not in steps:
-        raise UsageError(f"--pause-after {weight}: no step with that weight (steps: {', '.join(map(str, steps))})")
-    if weight == 100:
-        raise UsageError("--pause-after 100: the release is complete at 100%; pause after an earlier weight")
-    at = steps.index(weight) + 1
-    steps = steps if steps[at:at + 1] == ["pause"] else steps[:at] + ["pause"] + steps[at:]
-    return _checked("--pause-after", weight, lambda: list(Release(steps=steps).steps))
 
 
 def with_gate_limits(spec, max_5xx_rate: float | None, max_p99_ms: int | None):
@@ -186,7 +174,7 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @click.argument("service")
     @click.option("--image", required=True, help="The image to release, e.g. registry/web:2.")
-    @click.option("--strategy", type=click.Choice(["rolling", "canary", "bluegreen"]), help="Default: the spec's.")
+    @click.option("--strategy", type=click.Choice(strategies.names()), help="Default: the spec's.")
     @click.option("--steps", help="Canary weights, e.g. 10,25,pause,100 (default: the spec's).")
     @click.option("--pause-after", type=int, help="Pause after this weight until `deployer promote` (e.g. 10).")
     @click.option("--bake", help="Time each step serves before its gate, e.g. 2m (default: the spec's).")
@@ -206,14 +194,10 @@ def register(cli: click.Group) -> None:
         from deployer.cli.signals import stop_on_signals
         from deployer.release import service as releases
         from deployer.release.actor import actor_from_env
-        from deployer.release.plan import request_from_spec
 
         image = _parse_image(image)
         spec = with_gate_limits(factory.service(service), max_5xx_rate, max_p99_ms)
-        chosen = _parse_steps(steps)
-        if pause_after is not None:
-            chosen = with_pause_after(list(chosen if chosen is not None else spec.release.steps), pause_after)
-        request = request_from_spec(spec, image, strategy, chosen, _parse_seconds("--bake", bake))
+        request = strategies.request_from_spec(spec, image, strategy, _parse_steps(steps), _parse_seconds("--bake", bake), pause_after)
         poll_seconds = _parse_seconds("--poll", poll) or 1
         wait = _parse_wait(wait_for_lock)
         with stop_on_signals() as stop:

@@ -159,21 +159,21 @@ class Executor:
             self._save_quietly()
             raise InconsistentState(f"{self.service.name}: rollback failed: {detail}",
                                     hint=f"check `deployer status {self.service.name}`; traffic may need a manual fix") from None
-        if self.plan.strategy != "rolling":
+        if not self.plan.in_place:
             record.live = self.plan.live  # a rollback after the promotion puts the previous color back live
             record.scale_down_at, record.scale_down_color = None, ""
         record.state = states.ROLLED_BACK
         record.finished_at = self.clock()
         self.note(None, "rolled back")
         self._save_quietly()
-        self._raise_if_unsaved(f"traffic is back on {self._stable_color()}" if self.plan.strategy != "rolling"
+        self._raise_if_unsaved(f"traffic is back on {self._stable_color()}" if not self.plan.in_place
                                else "the service is back on its previous revision")
         raise RolledBack(f"{self.service.name}: release {record.id} rolled back: {record.reason}")
 
     def _restore_after_interrupt(self) -> None:
         """Stop shifting; put all traffic on the stable color; record the interruption."""
         record = self.record
-        if self.plan.strategy != "rolling" and record.state != states.ROLLING_BACK:
+        if not self.plan.in_place and record.state != states.ROLLING_BACK:
             stable = self._stable_color()
             weights = {stable: 100, other(stable): 0}
             try:

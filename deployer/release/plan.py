@@ -1,34 +1,33 @@
-"""The planner: spec + observed state + request -> the list of steps. Pure: no AWS, no clock.
+"""The plan: what a release will do, as data. Pure: no AWS, no clock.
 
 The plan is the whole decision: every step carries the limits, windows, timeouts and percents
-it acts on, resolved here from the spec and the request's overrides, and the record stores it.
-Also plans the rollback from any point of a plan, so the executor never improvises.
+it acts on, resolved from the spec and the request's overrides (each strategy in
+`release/strategies` plans its own), and the record stores it. Also plans the rollback from any
+point of a plan, so the executor never improvises.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from deployer.errors import InconsistentState, UsageError
 from deployer.release.steps import (
     NEW_REVISION,
-    Bake,
     DeployColor,
-    Gate,
     GateLimits,
-    Pause,
     PointTestListener,
-    PreTrafficCheck,
     Promote,
-    RegisterTaskDefinition,
     ScaleDown,
     ShiftTraffic,
     Step,
     WaitHealthy,
     WatchRollout,
 )
-from deployer.spec import Service
+
+if TYPE_CHECKING:
+    from deployer.spec import Service
 
 
 @dataclass(frozen=True)
@@ -80,6 +79,11 @@ class Plan:
     steps: tuple[Step, ...] = field(default_factory=tuple)
     spec_digest: str = ""  # of the service spec it was planned from: `resume` says when it changed since
 
+    @property
+    def in_place(self) -> bool:
+        """One ECS service updated in place (rolling), rather than two colors."""
+        return self.live == "main"
+
     def lines(self) -> list[str]:
         return [f"{i + 1:>2}. {s.describe()}" for i, s in enumerate(self.steps)]
 
@@ -102,79 +106,6 @@ def other(color: str) -> str:
     return {"blue": "green", "green": "blue"}[color]
 
 
-def request_from_spec(service: Service, image: str, strategy: str | None = None, steps=None, bake: int | None = None) -> ReleaseRequest:
-    strategy = strategy or service.release.strategy
-    if strategy != "rolling" and service.release.strategy == "rolling":
-        raise UsageError(
-            f"{service.name} has one ECS service (strategy rolling in deployer.yaml); {strategy} needs blue and green",
-            hint=f"set release.strategy: {strategy} in deployer.yaml and run `deployer provision {service.name}`",
-        )
-    if strategy == "rolling" and service.release.strategy != "rolling":
-        raise UsageError(f"{service.name} is a blue/green service; use --strategy canary or bluegreen")
-    chosen = tuple(steps) if steps is not None else tuple(service.release.steps)
-    if strategy == "bluegreen":
-        chosen = (100,)
-    return ReleaseRequest(
-        image=image,
-        strategy=strategy,
-        steps=chosen,
-        bake=service.release.bake if bake is None else bake,
-        keep_previous=service.release.keep_previous,
-    )
-
-
-def plan_release(service: Service, observed: Observed, request: ReleaseRequest) -> Plan:
-    if request.strategy == "rolling":
-        return _plan_rolling(service, observed, request)
-    return _plan_colors(service, observed, request)
-
-
-def _plan_rolling(service: Service, observed: Observed, request: ReleaseRequest) -> Plan:
-    current = observed.colors["main"]
-    low, high = service.release.rolling.percents
-    count = current.desired_count or service.desired_count
-    steps = (
-        RegisterTaskDefinition(current.task_definition, request.image),
-        DeployColor("main", NEW_REVISION, count, low, high, service.release.circuit_breaker),
-        WatchRollout("main", service.release.timeout, GateLimits.from_spec(service.release.gates)),
-    )
-    return Plan(service.name, "rolling", "main", "main", steps, spec_digest(service))
-
-
-def _plan_colors(service: Service, observed: Observed, request: ReleaseRequest) -> Plan:
-    live = observed.live_color()
-    idle = other(live)
-    current = observed.colors[live]
-    count = current.desired_count or service.desired_count
-    has_test_listener = service.load_balancer.test_listener is not None
-    limits = GateLimits.from_spec(service.release.gates)
-    ttl = dns_ttl(service)
-    steps: list[Step] = [
-        RegisterTaskDefinition(current.task_definition, request.image),
-        DeployColor(idle, NEW_REVISION, count, circuit_breaker=service.release.circuit_breaker),
-        WaitHealthy(idle, count, healthy_timeout(service)),
-    ]
-    if has_test_listener:
-        steps.append(PointTestListener(idle))
-        if request.strategy == "bluegreen":
-            steps.append(PreTrafficCheck(idle, path=service.health_check.path))
-    last_weight = 0
-    for item in request.steps:
-        if item == "pause":
-            steps.append(Pause(last_weight))
-            continue
-        weight = int(item)
-        steps.append(ShiftTraffic(((live, 100 - weight), (idle, weight)), ttl))
-        steps.append(Bake(request.bake, limits))
-        steps.append(Gate(idle, live if weight < 100 else None, weight, limits))
-        last_weight = weight
-    steps.append(Promote(idle))
-    if has_test_listener:
-        steps.append(PointTestListener(live))
-    steps.append(ScaleDown(live, after=request.keep_previous))
-    return Plan(service.name, request.strategy, live, idle, tuple(steps), spec_digest(service))
-
-
 def dns_ttl(service: Service) -> int | None:
     return service.dns.ttl if service.dns_switched else None
 
@@ -190,7 +121,7 @@ def plan_rollback(plan: Plan, done: int, previous_task_definition: str, desired_
     A finished release is not rolled back here: `deployer rollback` plans a new one
     (`plan_manual_rollback`).
     """
-    if plan.strategy == "rolling":
+    if plan.in_place:
         if done == 0:
             return ()
         deploy = _first_deploy(plan)

@@ -62,7 +62,7 @@ def estimate(service: Service, plan: Plan) -> Estimate:
     if hc.interval * hc.healthy_threshold >= 60:
         warnings.append(f"health checks need {hc.interval}s x {hc.healthy_threshold} = {hc.interval * hc.healthy_threshold}s before a task counts as healthy")
     deploy = next((s for s in plan.steps if isinstance(s, DeployColor)), None)
-    if plan.strategy == "rolling" and deploy is not None:
+    if plan.in_place and deploy is not None:
         low, high = deploy.min_healthy_percent, deploy.max_percent
         if high < 200:
             warnings.append(f"maximumPercent {high} < 200: tasks are replaced in batches with {100 - low}% capacity lost meanwhile")

@@ -12,7 +12,8 @@ from deployer.errors import Interrupted, Locked, RolledBack, UsageError
 from deployer.release import record as states
 from deployer.release.executor import Executor
 from deployer.release.journal import Journal, Lease, LostLock
-from deployer.release.plan import Plan, ReleaseRequest, plan_from_dict, plan_manual_rollback, plan_release, spec_digest
+from deployer.release.plan import Plan, ReleaseRequest, plan_from_dict, plan_manual_rollback, spec_digest
+from deployer.release.strategies import plan_release
 from deployer.release.preflight import Estimate, estimate
 from deployer.release.record import ReleaseRecord, new_release_id
 from deployer.release.steps import DeployColor

@@ -302,9 +302,44 @@ Step = Annotated[
 ]
 
 
+def _registered_strategy(name: str) -> str:
+    """Strategies are declared once, in the registry (release/strategies); read when a spec is
+    validated, so the spec never imports the release engine at import time."""
+    from deployer.release.strategies import names
+
+    if name not in names():
+        quoted = [f"'{n}'" for n in names()]
+        raise ValueError(f"expected {', '.join(quoted[:-1])} or {quoted[-1]} (got {clip(name)})")
+    return name
+
+
+def _two_color_strategies() -> str:
+    from deployer.release.strategies import registry
+
+    found = [s.name for s in registry().values() if s.two_colors]
+    return ", ".join(found[:-1]) + " or " + found[-1]
+
+
+def _strategy_schema(schema: dict) -> None:
+    from deployer.release.strategies import names
+
+    schema["enum"] = list(names())
+
+
+StrategyName = Annotated[str, AfterValidator(_registered_strategy), Field(json_schema_extra=_strategy_schema)]
+
+
+class Linear(Model):
+    """Options of the `linear` strategy."""
+
+    step_percent: int = Field(20, ge=1, le=100, description="Weight added at each step: 20 -> 20, 40, 60, 80, 100.")
+    step_bake: Seconds | None = Field(None, ge=0, le=86400, description="Time each step serves before its gate (default: release.bake).")
+
+
 class Release(Model):
-    strategy: Literal["rolling", "canary", "bluegreen"] = "rolling"
+    strategy: StrategyName = "rolling"
     rolling: Rolling = Field(default_factory=lambda: Rolling(preset="no-capacity-loss"))
+    linear: Linear = Field(default_factory=Linear)
     steps: list[Step] = Field(
         default_factory=lambda: [10, 25, 50, 100], max_length=50, description="Canary weights in percent; `pause` waits for promote."
     )
@@ -450,22 +485,25 @@ class Service(Model):
             if self.placement is not None:
                 raise ValueError("placement strategies and constraints apply to the EC2 launch type only")
         strategy = self.release.strategy
+        in_place = self.colors == ("main",)
         if self.dns and self.dns.mode == "weighted":
-            if strategy == "rolling":
-                raise ValueError("dns.mode weighted switches between two colors; use strategy canary or bluegreen")
+            if in_place:
+                raise ValueError(f"dns.mode weighted switches between two colors; use strategy {_two_color_strategies()}")
             if self.load_balancer.rule is not None:
                 raise ValueError("dns.mode weighted needs an ALB per color (load_balancer.listener), not a shared rule")
             if self.load_balancer.test_listener is not None:
                 raise ValueError("dns.mode weighted gives each color its own ALB; test_listener is not needed")
-        if strategy == "rolling" and self.load_balancer.test_listener is not None:
-            raise ValueError("test_listener is used by canary and bluegreen releases only")
+        if in_place and self.load_balancer.test_listener is not None:
+            raise ValueError(f"test_listener serves the idle color; strategy {strategy} has none")
         return self
 
     # Derived facts the rest of the code asks about, named once here.
     @property
     def colors(self) -> tuple[str, ...]:
         """ECS services this spec owns: one for rolling, blue and green otherwise."""
-        return ("main",) if self.release.strategy == "rolling" else ("blue", "green")
+        from deployer.release.strategies import get
+
+        return get(self.release.strategy).colors
 
     @property
     def dns_switched(self) -> bool:

@@ -24,12 +24,12 @@ def live_color(box) -> str:
     return max(status["colors"], key=lambda c: status["colors"][c]["weight"] or 0)
 
 
-def release_web(box, image: str, rps: float):
+def release_web(box, image: str, rps: float, *flags: str):
     """Release `image` to web under traffic: (live color before, exit code, report, stderr, traffic)."""
     live = live_color(box)
     ready(box, "web", live)
     with Traffic(box, "web", rps=rps) as t:
-        code, report, err = run(box, "release", "web", "--image", image, "--poll", "1s")
+        code, report, err = run(box, "release", "web", "--image", image, "--poll", "1s", *flags)
     return live, code, report, err, t.result
 
 
@@ -43,6 +43,21 @@ def test_good_canary_is_promoted(sandbox):
     assert code == 0, err
     assert report["result"] == "released" and report["live_color"] in ("blue", "green")
     assert [s["verdict"] for s in report["steps"]][-1] == "PASS"
+    assert sent.versions.get("2", 0) > 0
+
+
+def test_linear_moves_weights_in_equal_steps_each_gated(sandbox):
+    """`--strategy linear` on a canary service: web's release.linear (50% steps, 3 s bakes) gives 50 then 100;
+    the dry run shows that plan, each gate with its limits."""
+    code, preview, err = run(sandbox, "release", "web", "--image", "example/web:2", "--strategy", "linear", "--dry-run")
+    assert code == 0 and preview["plan"]["strategy"] == "linear", err
+    gates = [s for s in preview["plan"]["steps"] if s["kind"] == "Gate"]
+    assert [g["weight"] for g in gates] == [50, 100] and {g["limits"]["period"] for g in gates} == {2}
+    assert [s["seconds"] for s in preview["plan"]["steps"] if s["kind"] == "Bake"] == [3, 3]
+    live, code, report, err, sent = release_web(sandbox, "example/web:2", 80, "--strategy", "linear")
+    assert code == 0, err
+    assert report["result"] == "released" and report["strategy"] == "linear" and report["live_color"] != live
+    assert [(v["weight"], v["outcome"]) for v in report["verdicts"] if v["outcome"] == "PASS"] == [(50, "PASS"), (100, "PASS")]
     assert sent.versions.get("2", 0) > 0
 
 

@@ -44,7 +44,7 @@ def test_validate_bad_spec_exit_2_one_line_per_problem(capsys, tmp_path):
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
     assert lines == [
-        f"error: {bad}:45: services.web.release.strategy: expected 'rolling', 'canary' or 'bluegreen' (got 'yolo')",
+        f"error: {bad}:45: services.web.release.strategy: expected 'rolling', 'canary', 'bluegreen' or 'linear' (got 'yolo')",
         f"{bad}:71: services.api.release.bake: expected a duration such as 30s, 2m or 1h30m (got 'never')",
     ]
     assert "Traceback" not in err

@@ -20,7 +20,7 @@ from deployer.release import record as states
 from deployer.release import service as releases
 from deployer.release.executor import Executor, Settings
 from deployer.release.journal import DynamoJournal, LostLock
-from deployer.release.plan import request_from_spec
+from deployer.release.strategies import request_from_spec
 from deployer.release.record import ReleaseRecord
 from deployer.release.target import ServiceTarget
 from deployer.spec import load_config

@@ -11,7 +11,7 @@ from deployer.release import record as states
 from deployer.release import service as releases
 from deployer.release.executor import Executor, RecordNotWritten, Settings
 from deployer.release.journal import MemoryJournal
-from deployer.release.plan import request_from_spec
+from deployer.release.strategies import request_from_spec
 from deployer.release.report import report
 from deployer.release.steps import Promote
 from tests.fakes import Behaviour, FakeClock, FakeTarget, RecordingProgress
@@ -196,7 +196,7 @@ def test_rollback_after_a_runner_died_past_promotion_switches_back(web, clock):
 
 def test_every_boundary_then_rollback_puts_the_previous_version_back(web):
     """After k steps (promotion included) a rollback leaves blue serving web:1 and green scaled down."""
-    from deployer.release.plan import plan_release
+    from deployer.release.strategies import plan_release
 
     steps = plan_release(web, FakeTarget.colors_service(FakeClock()).observe(), request_from_spec(web, "example/web:2")).steps
     assert any(isinstance(s, Promote) for s in steps)

@@ -10,7 +10,7 @@ import pytest
 
 from deployer.errors import RolledBack
 from deployer.release import service as releases
-from deployer.release.plan import request_from_spec
+from deployer.release.strategies import request_from_spec
 from deployer.release.report import report
 from deployer.reporting import github
 from tests.fakes import Behaviour, FakeClock, FakeTarget

@@ -3,7 +3,8 @@
 import pytest
 
 from deployer.errors import InconsistentState, UsageError
-from deployer.release.plan import ColorState, Observed, plan_from_dict, plan_manual_rollback, plan_release, plan_rollback, request_from_spec
+from deployer.release.plan import ColorState, Observed, plan_from_dict, plan_manual_rollback, plan_rollback
+from deployer.release.strategies import plan_release, request_from_spec
 from deployer.release.steps import (
     NEW_REVISION, Bake, DeployColor, Gate, GateLimits, Pause, PointTestListener, PreTrafficCheck, Promote,
     RegisterTaskDefinition, ScaleDown, ShiftTraffic, WaitHealthy, WatchRollout,
@@ -129,10 +130,10 @@ def test_plan_lines_are_readable(examples_config):
 
 
 def test_pause_after_inserts_one_pause():
-    from deployer.cli.release_cmds import with_pause_after
+    from deployer.release.strategies import with_pause_after
 
-    assert with_pause_after([10, 25, 50, 100], 10) == [10, "pause", 25, 50, 100]
-    assert with_pause_after([10, "pause", 100], 10) == [10, "pause", 100]
+    assert with_pause_after([10, 25, 50, 100], 10) == (10, "pause", 25, 50, 100)
+    assert with_pause_after([10, "pause", 100], 10) == (10, "pause", 100)
     with pytest.raises(UsageError, match="no step with that weight"):
         with_pause_after([10, 100], 30)
     with pytest.raises(UsageError, match="complete at 100%"):

@@ -10,7 +10,8 @@ from deployer.release import record as states
 from deployer.release import service as releases
 from deployer.release.executor import Executor, Settings
 from deployer.release.journal import MemoryJournal
-from deployer.release.plan import plan_from_dict, plan_release, request_from_spec
+from deployer.release.plan import plan_from_dict
+from deployer.release.strategies import plan_release, request_from_spec
 from deployer.release.steps import Bake, Gate, WaitHealthy
 from tests.fakes import FakeClock, FakeTarget, RecordingProgress
 
