@@ -1,4 +1,4 @@
-"""CloudWatch: ALB metrics per target group in one GetMetricData call, and alarm states."""
+"""CloudWatch: ALB metrics per target group and any other metrics in one GetMetricData call, and alarm states."""
 
 from __future__ import annotations
 
@@ -19,6 +19,17 @@ class GroupMetrics:
     connection_errors: tuple[float, ...] = ()  # requests the target never answered (the ALB's 502s)
 
 
+MAX_QUERIES = 500  # GetMetricData's limit per call
+# (metric, statistic, GroupMetrics field order): requests, errors, p99, p50, connection errors
+ALB_SERIES = (
+    ("RequestCount", "Sum", "req"),
+    ("HTTPCode_Target_5XX_Count", "Sum", "err"),
+    ("TargetResponseTime", "p99", "p99"),
+    ("TargetResponseTime", "p50", "p50"),
+    ("TargetConnectionErrorCount", "Sum", "cer"),
+)
+
+
 class CloudWatch(Adapter):
     service_name = "cloudwatch"
 
@@ -26,40 +37,39 @@ class CloudWatch(Adapter):
         self, groups: dict[str, tuple[str, str]], start: datetime, end: datetime, period: int
     ) -> dict[str, GroupMetrics]:
         """`groups`: key -> (LoadBalancer dimension, TargetGroup dimension). One call for all of them."""
-        queries = []
-        for i, (key, (lb, tg)) in enumerate(sorted(groups.items())):
+        queries = {}
+        for key, (lb, tg) in groups.items():
             dimensions = [{"Name": "LoadBalancer", "Value": lb}, {"Name": "TargetGroup", "Value": tg}]
-            for metric, stat, suffix in (
-                ("RequestCount", "Sum", "req"),
-                ("HTTPCode_Target_5XX_Count", "Sum", "err"),
-                ("TargetConnectionErrorCount", "Sum", "cer"),
-                ("TargetResponseTime", "p99", "p99"),
-                ("TargetResponseTime", "p50", "p50"),
-            ):
-                queries.append({
-                    "Id": f"{suffix}{i}",
-                    "Label": f"{key}:{suffix}",
-                    "MetricStat": {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": metric, "Dimensions": dimensions},
-                                   "Period": period, "Stat": stat},
-                    "ReturnData": True,
-                })
-        values: dict[str, list[float]] = {q["Id"]: [] for q in queries}
-        token = None
-        while True:
-            params = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending"}
-            if token:
-                params["NextToken"] = token
-            response = self._call("get_metric_data", idempotent=True, **params)
-            for result in response.get("MetricDataResults", []):
-                values[result["Id"]].extend(float(v) for v in result.get("Values", []))
-            token = response.get("NextToken")
-            if not token:
-                break
-        return {
-            key: GroupMetrics(tuple(values[f"req{i}"]), tuple(values[f"err{i}"]), tuple(values[f"p99{i}"]),
-                              tuple(values[f"p50{i}"]), tuple(values[f"cer{i}"]))
-            for i, key in enumerate(sorted(groups))
-        }
+            for metric, stat, suffix in ALB_SERIES:
+                queries[(key, suffix)] = ("AWS/ApplicationELB", metric, dimensions, stat)
+        values = self.metric_values(queries, start, end, period)
+        return {key: GroupMetrics(*(values[(key, suffix)] for _, _, suffix in ALB_SERIES)) for key in groups}
+
+    def metric_values(self, queries: dict, start: datetime, end: datetime, period: int) -> dict:
+        """key -> (namespace, metric name, dimensions, statistic); returns key -> the period values,
+        oldest first (missing periods are absent). One GetMetricData call for all, paginated."""
+        keys = sorted(queries, key=repr)
+        requests = [{
+            "Id": f"q{i}",
+            "MetricStat": {"Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": list(dimensions)},
+                           "Period": period, "Stat": stat},
+            "ReturnData": True,
+        } for i, (namespace, metric, dimensions, stat) in enumerate(queries[k] for k in keys)]
+        found: dict[str, list[float]] = {q["Id"]: [] for q in requests}
+        for first in range(0, len(requests), MAX_QUERIES):
+            token = None
+            while True:
+                params = {"MetricDataQueries": requests[first:first + MAX_QUERIES], "StartTime": start, "EndTime": end,
+                          "ScanBy": "TimestampAscending"}
+                if token:
+                    params["NextToken"] = token
+                response = self._call("get_metric_data", idempotent=True, **params)
+                for result in response.get("MetricDataResults", []):
+                    found[result["Id"]].extend(float(v) for v in result.get("Values", []))
+                token = response.get("NextToken")
+                if not token:
+                    break
+        return {key: tuple(found[f"q{i}"]) for i, key in enumerate(keys)}
 
     def alarms_in_alarm(self, names: list[str]) -> list[str]:
         if not names:

@@ -200,11 +200,3 @@ def verdict(canary: WindowStats, baseline: WindowStats | None, t: Thresholds) ->
         )
     p99 = f", p99 {canary.p99_ms:.0f} ms" if canary.p99_ms is not None else ""
     return done(Outcome.PASS, Reason.HEALTHY, f"canary 5xx {canary.error_rate:.2%} over {canary.requests} requests{p99}")
-
-
-def alarm_verdict(alarms_in_alarm: list[str], canary: WindowStats) -> Verdict | None:
-    """A CloudWatch alarm named in the spec that is in ALARM fails the gate."""
-    if not alarms_in_alarm:
-        return None
-    names = ", ".join(sorted(alarms_in_alarm))
-    return Verdict(Outcome.FAIL, Reason.ALARM, f"alarm in ALARM: {names}", canary, None, {"alarms": sorted(alarms_in_alarm)})

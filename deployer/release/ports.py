@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol
 
 from deployer.release.gates import WindowStats
+from deployer.release.metric_verdict import MetricCheck
 from deployer.release.plan import Observed
 
 
@@ -26,6 +27,7 @@ class Target(Protocol):
     def test_listener_url(self) -> str: ...
     def window(self, colors: list[str], start: float, end: float, period: int) -> dict[str, WindowStats]: ...
     def alarms_in_alarm(self, alarm_names: list[str]) -> list[str]: ...
+    def metric_values(self, check: MetricCheck, colors: list[str], start: float, end: float, period: int) -> dict[str, tuple[float, ...]]: ...
 
 
 class Progress(Protocol):

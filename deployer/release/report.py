@@ -44,6 +44,20 @@ def step_rows(record: ReleaseRecord) -> list[dict]:
     return rows
 
 
+def reading_rows(record: ReleaseRecord) -> list[dict]:
+    """Every source's rows (source, metric, canary, baseline, limit, verdict) of each step's last
+    gate decision: what the step was finally judged by."""
+    last: dict = {}
+    for v in record.verdicts:
+        last[v["step"]] = v
+    rows = []
+    for v in last.values():
+        for r in v.get("numbers", {}).get("readings", []):
+            rows.append({"step": (v["step"] + 1) if v["step"] is not None else None, "weight": v["weight"],
+                         **{k: r[k] for k in ("source", "metric", "canary", "baseline", "limit", "outcome")}})
+    return rows
+
+
 def report(record: ReleaseRecord) -> dict:
     result, code = RESULTS.get(record.state, ("failed", ExitCode.UNEXPECTED))
     end = record.finished_at or (record.events[-1]["at"] if record.events else record.started_at)
@@ -63,6 +77,7 @@ def report(record: ReleaseRecord) -> dict:
         "duration_seconds": round(end - record.started_at, 1),
         "restore_seconds": restore_seconds(record),
         "steps": step_rows(record),
+        "readings": reading_rows(record),
         "verdicts": record.verdicts,
         "events": record.events,
         "actor": record.actor,
@@ -76,6 +91,13 @@ def summary_lines(data: dict) -> list[str]:
         p99 = "-" if row["p99_ms"] is None else f"{row['p99_ms']:.0f}"
         lines.append(f"{row['step'] or '-':>4}  {row['weight']:>5}%  {row['seconds']:>6.1f}  {row['requests']:>8}  "
                      f"{row['error_rate_pct']:>5.1f}%  {p99:>7}  {row['verdict']}")
+    readings = data.get("readings") or []
+    if readings:
+        final = [r for r in readings if r["step"] == readings[-1]["step"]]
+        lines.append(f"gate readings at {final[0]['weight']}%:")
+        for r in final:
+            lines.append(f"  {r['source']:<10}  {r['metric']:<16}  canary {_shown(r['canary']):>8}  baseline {_shown(r['baseline']):>8}  "
+                         f"limit {r['limit'] or '-':<24}  {r['outcome'] or '-'}")
     outcome = f"{data['result']}: {data['service']} {data['strategy']} {data['release_id']} in {data['duration_seconds']:.0f}s"
     if data["rollback_reason"]:
         outcome += f" — {data['rollback_reason']}"
@@ -83,3 +105,9 @@ def summary_lines(data: dict) -> list[str]:
         outcome += f" (traffic restored {data['restore_seconds']:.2f}s after the FAIL verdict)"
     lines.append(outcome)
     return lines
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from deployer.release.gates import Thresholds
+from deployer.release.metric_verdict import MetricCheck
 from deployer.spec.units import format_duration
 
 NEW_REVISION = "<new revision>"
@@ -29,16 +30,18 @@ class GateLimits:
     period: int  # seconds of one window
     max_inconclusive: int
     alarms: tuple[str, ...] = ()
+    metrics: tuple[MetricCheck, ...] = ()  # the service's own CloudWatch metrics
 
     @classmethod
     def from_spec(cls, gates) -> "GateLimits":
         return cls(float(gates.max_5xx_rate), float(gates.max_p99_ms), float(gates.margin), float(gates.p99_min_delta_ms),
                    int(gates.min_requests), float(gates.confidence), int(gates.period), int(gates.max_inconclusive),
-                   tuple(gates.alarms))
+                   tuple(gates.alarms), tuple(MetricCheck.from_spec(m) for m in getattr(gates, "metrics", ())))
 
     @classmethod
     def from_dict(cls, data: dict) -> "GateLimits":
-        return cls(**{**data, "alarms": tuple(data.get("alarms") or ())})
+        return cls(**{**data, "alarms": tuple(data.get("alarms") or ()),
+                      "metrics": tuple(MetricCheck.from_dict(m) for m in data.get("metrics") or ())})
 
     def thresholds(self) -> Thresholds:
         """The verdict's inputs; each of a step's looks spends alpha / (max_inconclusive + 1)."""
@@ -47,6 +50,7 @@ class GateLimits:
 
     def describe(self) -> str:
         alarms = f", alarms {', '.join(self.alarms)}" if self.alarms else ""
+        alarms += "".join(f", {m.describe()}" for m in self.metrics)
         return (f"5xx < {self.max_5xx_rate:g}%, p99 < {self.max_p99_ms:g} ms and within +{self.margin:.0%} of the baseline, "
                 f"{self.min_requests}+ requests per {format_duration(self.period)} window, {self.confidence:.0%} confidence, "
                 f"up to {self.max_inconclusive} inconclusive{alarms}")

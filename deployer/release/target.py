@@ -17,6 +17,7 @@ from deployer.aws.elbv2 import Elbv2
 from deployer.aws.route53 import Route53
 from deployer.errors import InconsistentState
 from deployer.release.gates import WindowStats
+from deployer.release.metric_verdict import MetricCheck
 from deployer.release.plan import ColorState, Observed
 from deployer.spec import Service
 from deployer.synth import names
@@ -136,6 +137,17 @@ class ServiceTarget:
 
     def alarms_in_alarm(self, alarm_names: list[str]) -> list[str]:
         return self.cloudwatch.alarms_in_alarm(alarm_names)
+
+    def metric_values(self, check: MetricCheck, colors: list[str], start: float, end: float, period: int) -> dict[str, tuple[float, ...]]:
+        """A metric of the service's own, per color: its dimensions filled in with the color, the
+        color's target group (full name) and its ECS service name."""
+        queries = {}
+        for color in colors:
+            values = {"color": color, "service": self.ecs_name(color),
+                      "target_group": self.outputs.get(names.output_target_group_full_name(color), "")}
+            queries[color] = (check.namespace, check.metric, check.dimensions_for(values), check.statistic)
+        return self.cloudwatch.metric_values(
+            queries, datetime.fromtimestamp(start, timezone.utc), datetime.fromtimestamp(end, timezone.utc), period)
 
     # --- for the planner ---
     def observe(self) -> Observed:

@@ -69,6 +69,15 @@ def summary_markdown(report: Mapping) -> str:
             lines.append(f"| {_cell(row['step'])} | {row['weight']}% | {row['seconds']:.1f} s | {row['requests']} | "
                          f"{row['error_rate_pct']:.2f}% | {p99} | {row['verdict']} |")
         lines.append("")
+    readings = report.get("readings") or []
+    if readings:
+        lines += ["<details><summary>Gate readings (each step's last decision)</summary>", "",
+                  "| step | weight | source | metric | canary | baseline | limit | verdict |",
+                  "|---:|---:|:---|:---|---:|---:|:---|:---|"]
+        for r in readings:
+            lines.append(f"| {_cell(r['step'])} | {r['weight']}% | {_cell(r['source'])} | {_cell(r['metric'])} | "
+                         f"{_cell(r['canary'])} | {_cell(r['baseline'])} | {_cell(r['limit'])} | {_cell(r['outcome'])} |")
+        lines += ["", "</details>", ""]
     if report.get("rollback_reason"):
         lines.append(f"**Rolled back:** {_cell(report['rollback_reason'])}")
     if report.get("restore_seconds") is not None:

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from deployer.aws.session import AwsSettings, ClientFactory
     from deployer.sandbox import moto_ext
     from deployer.sandbox.ecs_controller import EcsController
+    from deployer.sandbox.emf import EmfShipper
     from deployer.sandbox.front_door import FrontDoor, route_key
     from deployer.sandbox.health import HealthChecker
     from deployer.sandbox.images import load_images
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     health = HealthChecker(elbv2)
     recorder = Recorder()
     cloudwatch = ClientFactory(AwsSettings.emulated(endpoint, args.region, "sandbox")).client("cloudwatch")
-    feeder = MetricsFeeder(recorder, cloudwatch)
+    feeder = MetricsFeeder(recorder, cloudwatch, EmfShipper(args.dir / "tasks", cloudwatch))
     proxies: dict[str, ListenerProxy] = {}
     events_path = args.dir / "proxy-events.log"
     state_path = args.dir / "state.json"

@@ -191,6 +191,7 @@ class EcsController:
         container = containers[0]
         env = {_get(e, "name"): _get(e, "value") for e in _get(container, "environment") or []}
         env.update(image_env(_get(container, "image") or "", self.images))
+        env["ECS_SERVICE_NAME"] = service.name  # on ECS: ServiceName from the task metadata endpoint (v4)
         mappings = _get(container, "portMappings") or [{"containerPort": 8080}]
         port = int(_get(mappings[0], "containerPort"))
         task = self.runner.start(key, deployment["id"], deployment["taskDefinition"], port, env)

@@ -13,6 +13,7 @@ import time
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 
+from deployer.sandbox.emf import EmfShipper
 from deployer.sandbox.proxy import Recorder, Sample
 
 MAX_DISTINCT_VALUES = 150  # PutMetricData's limit for Values/Counts
@@ -53,14 +54,15 @@ def datums(samples: list[Sample]) -> list[dict]:
 
 
 class MetricsFeeder:
-    def __init__(self, recorder: Recorder, cloudwatch_client):
+    def __init__(self, recorder: Recorder, cloudwatch_client, emf: EmfShipper | None = None):
         self.recorder = recorder
         self.cloudwatch = cloudwatch_client
+        self.emf = emf  # the tasks' own metrics, from their logs
 
     def flush(self, now: float | None = None) -> int:
-        """Publish every whole second that has ended; returns the datums sent."""
+        """Publish every whole second that has ended (and the tasks' new EMF lines); returns the datums sent."""
         now = now or time.time()
         batch = datums(self.recorder.take_before(float(int(now))))
         for i in range(0, len(batch), 20):
             self.cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=batch[i:i + 20])
-        return len(batch)
+        return len(batch) + (self.emf.flush() if self.emf is not None else 0)

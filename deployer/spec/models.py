@@ -270,6 +270,58 @@ class Rolling(Model):
         return (int(self.min_healthy_percent or 0), int(self.max_percent or 0))
 
 
+METRIC_PLACEHOLDERS = ("color", "target_group", "service")
+STATISTIC = re.compile(r"^(SampleCount|Average|Sum|Minimum|Maximum|p(\d{1,2}(\.\d{1,2})?|100))$")
+
+
+class MetricGate(Model):
+    """A CloudWatch metric of the service's own (errors, latency, a business number), read for the
+    canary and the baseline over the gate's window. The dimensions tell the colors apart through
+    `{color}`, `{target_group}` (its full name) or `{service}` (the color's ECS service name)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Shown in reports and records.")
+    namespace: str = Field(min_length=1, max_length=255)
+    metric: str = Field(min_length=1, max_length=255, description="The metric's name.")
+    dimensions: dict[Annotated[str, Field(min_length=1, max_length=255)], Annotated[str, Field(min_length=1, max_length=1024)]] = Field(
+        min_length=1, max_length=30, description="Name -> value; values may hold {color}, {target_group}, {service}.")
+    statistic: str = Field("Sum", description="SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p99.")
+    kind: Literal["errors", "latency", "value"] = Field(
+        description="errors: a count, judged as a percent of the color's requests; latency: ms; value: any number.")
+    direction: Literal["lower", "higher"] = Field("lower", description="Which way is better (errors and latency: lower).")
+    limit: float | None = Field(None, description="errors: percent of requests; latency: ms; value: the metric's unit.")
+    margin: float | None = Field(None, ge=0, le=10, description="The canary may be this fraction worse than the baseline (0.2 = 20%).")
+
+    @field_validator("statistic")
+    @classmethod
+    def _known_statistic(cls, value: str) -> str:
+        if not STATISTIC.match(value):
+            raise ValueError(f"expected SampleCount, Average, Sum, Minimum, Maximum or pNN such as p99 (got {clip(value)})")
+        return value
+
+    @field_validator("dimensions")
+    @classmethod
+    def _placeholders(cls, dims: dict[str, str]) -> dict[str, str]:
+        found = {p for value in dims.values() for p in re.findall(r"\{([^{}]*)\}", value)}
+        unknown = sorted(found - set(METRIC_PLACEHOLDERS))
+        if unknown:
+            raise ValueError(f"unknown placeholder {{{unknown[0]}}}: expected {{color}}, {{target_group}} or {{service}}")
+        if not found:
+            raise ValueError("the dimensions must tell the canary from the baseline: use {color}, {target_group} or {service} in a value")
+        return dims
+
+    @model_validator(mode="after")
+    def _judgeable(self) -> "MetricGate":
+        if self.limit is None and self.margin is None:
+            raise ValueError("set a limit, a margin over the baseline, or both")
+        if self.kind in ("errors", "latency") and self.direction != "lower":
+            raise ValueError(f"a {self.kind} metric is better lower; direction higher is for kind value")
+        if self.kind == "errors" and self.statistic not in ("Sum", "SampleCount"):
+            raise ValueError("an errors metric is a count: statistic Sum (or SampleCount)")
+        if self.kind == "errors" and self.limit is not None and not 0 <= self.limit <= 100:
+            raise ValueError(f"an errors limit is a percent of requests, 0..100 (got {self.limit:g})")
+        return self
+
+
 class Gates(Model):
     max_5xx_rate: float = Field(5.0, ge=0, le=100, description="Tripwire: canary 5xx percent that fails at once.")
     max_p99_ms: int = Field(1000, ge=1, le=600_000, description="Tripwire: canary p99 latency in ms that fails at once.")
@@ -284,6 +336,16 @@ class Gates(Model):
     period: Seconds = Field(60, ge=1, le=3600, description="Metric period of one gate window.")
     max_inconclusive: int = Field(5, ge=0, le=100, description="INCONCLUSIVE windows a step may wait before giving up.")
     alarms: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(default_factory=list, max_length=100, description="CloudWatch alarm names that fail the gate when in ALARM.")
+    metrics: list[MetricGate] = Field(default_factory=list, max_length=10, description="The service's own CloudWatch metrics, canary vs baseline.")
+
+    @field_validator("metrics")
+    @classmethod
+    def _unique_names(cls, metrics: list[MetricGate]) -> list[MetricGate]:
+        names = [m.name for m in metrics]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"metric names must be unique (twice: {', '.join(twice)})")
+        return metrics
 
 
 def _parse_step(value: Any) -> int | str:

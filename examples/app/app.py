@@ -11,6 +11,13 @@ the environment, so a release can bring a bad version without a new build:
   FAIL_HEALTH         "1": `/health` answers 503
   CRASH_AT_START      "1": exit with status 3 before listening
   CRASH_AFTER_SECONDS exit with status 3 this long after starting (a task that dies while serving)
+  CHECKOUT_FAILURE_RATE fraction 0..1 of `/` requests whose (pretend) checkout fails: still a 200,
+                      but counted in the app's own metric
+
+Its own metrics: once a second it prints an embedded-metric-format line (namespace Example/App,
+dimension ServiceName from ECS_SERVICE_NAME, which on ECS comes from the task metadata endpoint):
+Checkouts and CheckoutFailures. On ECS the awslogs driver turns it into CloudWatch metrics; the
+sandbox does the same from the task's log.
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ def make_app(env: dict[str, str]):
     error_rate = float(env.get("ERROR_RATE", "0") or 0)
     latency = float(env.get("EXTRA_LATENCY_MS", "0") or 0) / 1000.0
     fail_health = env.get("FAIL_HEALTH", "") == "1"
+    checkout_failure_rate = float(env.get("CHECKOUT_FAILURE_RATE", "0") or 0)
     rng = random.Random(env.get("SEED"))
+    counts = Counts()
 
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "/")
@@ -42,6 +51,7 @@ def make_app(env: dict[str, str]):
                 status, body = "500 Internal Server Error", {"error": "injected fault", "version": version}
             else:
                 status, body = "200 OK", {"app": name, "version": version}
+                counts.add(failed=rng.random() < checkout_failure_rate)
         else:
             status, body = "404 Not Found", {"error": "not found"}
         data = json.dumps(body).encode()
@@ -49,7 +59,49 @@ def make_app(env: dict[str, str]):
                                 ("X-App-Version", version)])
         return [data]
 
+    app.counts = counts
     return app
+
+
+class Counts:
+    """Checkouts and failed checkouts since the last metrics line."""
+
+    def __init__(self):
+        import threading
+
+        self.lock = threading.Lock()
+        self.checkouts = self.failures = 0
+
+    def add(self, failed: bool) -> None:
+        with self.lock:
+            self.checkouts += 1
+            self.failures += int(failed)
+
+    def take(self) -> tuple[int, int]:
+        with self.lock:
+            taken = (self.checkouts, self.failures)
+            self.checkouts = self.failures = 0
+            return taken
+
+
+def emf_line(service: str, second: int, checkouts: int, failures: int) -> str:
+    """One embedded-metric-format event: the second's counts, with the service as dimension."""
+    return json.dumps({
+        "_aws": {"Timestamp": second * 1000, "CloudWatchMetrics": [{
+            "Namespace": "Example/App", "Dimensions": [["ServiceName"]],
+            "Metrics": [{"Name": "Checkouts", "Unit": "Count"}, {"Name": "CheckoutFailures", "Unit": "Count"}]}]},
+        "ServiceName": service, "Checkouts": checkouts, "CheckoutFailures": failures,
+    })
+
+
+def publish_metrics(counts: Counts, service: str) -> None:
+    """Each second, the past second's counts as an EMF line on stdout (nothing when idle)."""
+    while True:
+        time.sleep(1 - time.time() % 1)
+        checkouts, failures = counts.take()
+        if checkouts:
+            sys.stdout.write(emf_line(service, int(time.time()) - 1, checkouts, failures) + "\n")  # one write: one line
+            sys.stdout.flush()
 
 
 def main() -> None:
@@ -68,7 +120,12 @@ def main() -> None:
 
         threading.Timer(float(env["CRASH_AFTER_SECONDS"]), crash).start()
 
-    run_simple(env.get("HOST", "127.0.0.1"), int(env.get("PORT", "8080")), make_app(env), threaded=True)
+    app = make_app(env)
+    if env.get("ECS_SERVICE_NAME"):
+        import threading
+
+        threading.Thread(target=publish_metrics, args=(app.counts, env["ECS_SERVICE_NAME"]), daemon=True).start()
+    run_simple(env.get("HOST", "127.0.0.1"), int(env.get("PORT", "8080")), app, threaded=True)
 
 
 if __name__ == "__main__":

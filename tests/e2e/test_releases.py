@@ -61,6 +61,20 @@ def test_linear_moves_weights_in_equal_steps_each_gated(sandbox):
     assert sent.versions.get("2", 0) > 0
 
 
+def test_a_canary_failing_its_own_metric_is_rolled_back_with_the_numbers(sandbox):
+    """example/web:10 answers 200 to everything, but 30% of its checkouts fail: only the app's own
+    CloudWatch metric (EMF in the task's log) sees it, and the gate on it rolls the canary back."""
+    live, code, report, err, _ = release_web(sandbox, "example/web:10", rps=100)
+    assert code == 3, err
+    assert report["result"] == "rolled_back" and report["rollback_reason"].startswith(("metric_above_limit", "metric_worse_than_baseline"))
+    assert live_color(sandbox) == live
+    fail = next(v for v in report["verdicts"] if v["outcome"] == "FAIL")
+    row = next(r for r in fail["numbers"]["readings"] if r["source"] == "cloudwatch")
+    assert row["metric"] == "checkout-errors" and row["outcome"] == "FAIL" and row["canary"] > 5 and row["baseline"] < 5, row
+    assert next(r for r in fail["numbers"]["readings"] if r["metric"] == "5xx %")["canary"] == 0
+    assert any(r["source"] == "cloudwatch" and r["outcome"] == "FAIL" for r in report["readings"])
+
+
 def test_canary_with_20_percent_5xx_is_rolled_back_fast(sandbox):
     live, code, report, err, _ = release_web(sandbox, "example/web:3", rps=100)
     assert code == 3, err

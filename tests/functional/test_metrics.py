@@ -45,3 +45,26 @@ def test_published_metrics_come_back_through_the_adapter(aws):
     green = metrics["green"]
     assert sum(green.requests) == 100 and sum(green.errors) == 6 and sum(green.connection_errors) == 4
     assert 0.010 <= green.p50_seconds[0] <= 0.0150 and 0.015 <= green.p99_seconds[0] <= 0.021
+
+
+def test_an_apps_emf_counts_come_back_per_color_through_the_target(aws, tmp_path):
+    """The app's EMF line in a task log -> PutMetricData (the sandbox's extraction) -> the adapter's
+    GetMetricData with the dimensions filled in per color, as a gate's source reads them."""
+    import importlib.util
+
+    from deployer.release.metric_verdict import MetricCheck
+    from deployer.sandbox.emf import EmfShipper
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("example_app", ROOT / "examples/app/app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    second = int(time.time()) - 5
+    (tmp_path / "task-000001.log").write_text(app.emf_line("web-green", second, 40, 12) + "\n" + app.emf_line("web-blue", second, 360, 3) + "\n")
+    assert EmfShipper(tmp_path, client("cloudwatch")).flush() == 4
+    check = MetricCheck("checkout-errors", "Example/App", "CheckoutFailures", (("ServiceName", "{service}"),), "Sum", "errors", limit=5.0)
+    queries = {color: (check.namespace, check.metric, check.dimensions_for({"color": color, "service": f"web-{color}", "target_group": ""}),
+                       check.statistic) for color in ("green", "blue")}
+    values = CloudWatch(client("cloudwatch")).metric_values(
+        queries, datetime.fromtimestamp(second - 60, timezone.utc), datetime.fromtimestamp(second + 60, timezone.utc), 60)
+    assert {c: sum(v) for c, v in values.items()} == {"green": 12.0, "blue": 3.0}

@@ -7,7 +7,6 @@ from deployer.release.gates import (
     Reason,
     Thresholds,
     WindowStats,
-    alarm_verdict,
     two_proportion_p_value,
     verdict,
     wilson_lower_bound,
@@ -103,6 +102,14 @@ def test_repeated_looks_lower_alpha():
 
 
 def test_alarm_gate():
-    assert alarm_verdict([], W(10, 0)) is None
-    v = alarm_verdict(["web-green-5xx", "web-green-p99"], W(10, 0))
-    assert v.outcome == Outcome.FAIL and v.detail == "alarm in ALARM: web-green-5xx, web-green-p99"
+    from deployer.release.metric_verdict import combine
+    from deployer.release.sources.alarms import AlarmSource
+
+    source = AlarmSource(("web-green-5xx", "web-green-p99", "web-green-cpu"))
+    passing = verdict(W(1000, 0, 100), None, T)
+    assert combine(passing, source.judge([], {}, None, None)).outcome == Outcome.PASS
+    v = combine(passing, source.judge(["web-green-5xx", "web-green-p99"], {}, None, None))
+    assert v.outcome == Outcome.FAIL and v.reason == "alarm" and v.detail == "alarm in ALARM: web-green-5xx, web-green-p99"
+    assert v.numbers["alarms"] == ["web-green-5xx", "web-green-p99"]
+    assert [(r["metric"], r["canary"], r["outcome"]) for r in v.numbers["readings"]] == [
+        ("web-green-5xx", "ALARM", "FAIL"), ("web-green-p99", "ALARM", "FAIL"), ("web-green-cpu", "OK", "PASS")]

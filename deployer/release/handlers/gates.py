@@ -8,8 +8,11 @@ import math
 
 from deployer.errors import DeployerError
 from deployer.release.failures import StepFailed
-from deployer.release.gates import Outcome, Reason, Verdict, WindowStats, alarm_verdict, verdict
+from deployer.release.gates import Outcome, Reason, Verdict
+from deployer.release.metric_verdict import combine
 from deployer.release.record import iso
+from deployer.release.sources import Window, extra_sources
+from deployer.release.sources.alb import AlbSource
 from deployer.release.steps import Bake, Gate, GateLimits
 from deployer.reporting import lines
 
@@ -18,18 +21,21 @@ if TYPE_CHECKING:
 
 
 def evaluate(ex: Executor, canary: str, baseline: str | None, limits: GateLimits) -> Verdict:
-    """One gate evaluation over the closed periods since traffic last moved."""
+    """One gate evaluation over the closed periods since traffic last moved: the ALB's numbers,
+    then every other source's over the same window, combined into one verdict with its rows."""
     period = limits.period
     start = math.floor(ex.shifted_at / period) * period if ex.shifted_at else ex.clock() - period
     end = math.floor((ex.clock() - ex.settings.metrics_delay) / period) * period
     if end <= start:
         end = start + period
-    colors = [canary] + ([baseline] if baseline else [])
-    stats = ex.target.window(colors, start, end, period)
-    canary_stats = stats.get(canary, WindowStats(0, 0, None))
-    baseline_stats = stats.get(baseline) if baseline else None
-    alarmed = ex.target.alarms_in_alarm(list(limits.alarms)) if limits.alarms else []
-    result = alarm_verdict(alarmed, canary_stats) or verdict(canary_stats, baseline_stats, limits.thresholds())
+    window = Window(canary, baseline, start, end, period)
+    alb = AlbSource()
+    traffic = alb.read(ex.target, window)
+    first = alb.verdict(traffic, window, limits)
+    readings = alb.readings(first, limits)
+    for source in extra_sources(limits):
+        readings += source.judge(source.read(ex.target, window), traffic, window, limits)
+    result = combine(first, readings)
     result.numbers["window"] = [iso(start), iso(end)]
     return result
 

@@ -1,0 +1,48 @@
+"""Where a gate's numbers come from: one module per source, one small protocol.
+
+A source reads one closed window for the canary and the baseline (through the Target, never
+boto3) and judges nothing itself: a pure function turns its numbers into rows (`Reading`), and
+`combine` turns the rows into the step's verdict. The ALB target-group source is read first:
+its request counts are every other source's sample size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from deployer.release.gates import WindowStats
+    from deployer.release.metric_verdict import Reading
+    from deployer.release.ports import Target
+    from deployer.release.steps import GateLimits
+
+
+@dataclass(frozen=True)
+class Window:
+    canary: str
+    baseline: str | None
+    start: float  # epoch seconds, on a period boundary
+    end: float
+    period: int
+
+    @property
+    def colors(self) -> list[str]:
+        return [self.canary] + ([self.baseline] if self.baseline else [])
+
+
+class MetricSource(Protocol):
+    name: str
+
+    def read(self, target: "Target", window: Window) -> Any: ...
+
+    def judge(self, numbers: Any, traffic: dict[str, "WindowStats"], window: Window, limits: "GateLimits") -> list["Reading"]: ...
+
+
+def extra_sources(limits: "GateLimits") -> list[MetricSource]:
+    """The sources a gate reads besides the ALB's: named alarms, then the service's own metrics."""
+    from deployer.release.sources.alarms import AlarmSource
+    from deployer.release.sources.cloudwatch_metric import CloudWatchMetricSource
+
+    found: list[MetricSource] = [AlarmSource(tuple(limits.alarms))] if limits.alarms else []
+    return found + [CloudWatchMetricSource(check) for check in limits.metrics]
