@@ -47,6 +47,7 @@ class Behaviour:
     breaker_rollback: bool = False  # ...and puts the previous revision back as PRIMARY
     fails_health: bool = False  # tasks run but never pass their health check (no breaker)
     p50_ms: float | None = None  # default: half the p99; equal medians and far p99s = a slow minority
+    metrics: dict[str, float] = field(default_factory=dict)  # the app's own metric name -> per request (errors) or value
 
 
 @dataclass
@@ -183,6 +184,17 @@ class FakeTarget:
 
     def alarms_in_alarm(self, names) -> list[str]:
         return []
+
+    def metric_values(self, check, colors, start, end, period) -> dict[str, tuple[float, ...]]:
+        """The app's own metric: per request for an errors count (a share of the window's requests), else a value."""
+        self._touch("metric_values")
+        traffic = self.window(colors, start, end, period)
+        out = {}
+        for color in colors:
+            per = self.behaviour.get(self.colors[color].task_definition, Behaviour()).metrics.get(check.metric)
+            if per is not None and traffic[color].requests:
+                out[color] = (per * traffic[color].requests,) if check.kind == "errors" else (per,)
+        return out
 
     def observe(self) -> Observed:
         self._touch("observe")

@@ -143,3 +143,44 @@ def test_metric_gates_are_checked_with_the_field_named(entry, expected):
     with pytest.raises(ConfigError) as info:
         parse_config(text)
     assert expected in str(info.value)
+
+
+def with_metric(service):
+    gates = service.release.gates.model_copy(update={"metrics": Gates(metrics=[{
+        "name": "checkout-errors", "namespace": "Example/App", "metric": "CheckoutFailures",
+        "dimensions": {"ServiceName": "{service}"}, "kind": "errors", "limit": 5, "margin": 1}]).metrics})
+    return service.model_copy(update={"release": service.release.model_copy(update={"gates": gates})})
+
+
+def test_the_executor_rolls_back_on_a_custom_metric_and_a_resume_keeps_judging_by_it(examples_config):
+    """The app's own metric says 30% of checkouts fail while 5xx and latency look fine: rolled back at 10%,
+    the row in the record. Interrupted first and resumed with a spec that no longer has the metric:
+    the stored plan still judges by it."""
+    from deployer.errors import Interrupted, RolledBack
+    from deployer.release import service as releases
+    from deployer.release.executor import Executor, Settings
+    from deployer.release.journal import MemoryJournal
+    from deployer.release.strategies import request_from_spec
+    from tests.fakes import Behaviour, FakeClock, FakeTarget, RecordingProgress
+
+    web = examples_config.services["web"]
+    strict = with_metric(web)
+    clock, journal = FakeClock(), MemoryJournal()
+    target = FakeTarget.colors_service(clock)
+    target.behaviour["example/web:10"] = Behaviour(0.0, 100, metrics={"CheckoutFailures": 0.3})
+    target.behaviour.setdefault("web:1", Behaviour(0.0, 100, metrics={"CheckoutFailures": 0.0}))
+
+    def make(service, stop=lambda: False):
+        return Executor(service, target, journal, RecordingProgress(), clock=clock, sleep=clock.sleep, stop_requested=stop,
+                        settings=Settings(poll=2.0, lease=30.0))
+
+    first = make(strict, stop=lambda: first.record is not None and first.record.step_index >= 4)
+    with pytest.raises(Interrupted):
+        releases.release(first, request_from_spec(strict, "example/web:10"), actor="ci")
+    with pytest.raises(RolledBack):
+        releases.resume(make(web), actor="ci")  # the spec without the metric
+    record = journal.latest("web")
+    fail = next(v for v in record.verdicts if v["outcome"] == "FAIL")
+    assert record.reason.startswith("metric_above_limit") and fail["weight"] == 10
+    row = next(r for r in fail["numbers"]["readings"] if r["source"] == "cloudwatch")
+    assert (row["metric"], row["canary"], row["outcome"]) == ("checkout-errors", 30.0, "FAIL")
