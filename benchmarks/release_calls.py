@@ -43,7 +43,9 @@ def main() -> int:
 
     from deployer.sandbox import moto_ext
 
-    moto_ext.install()
+    from tests.fakes import SANDBOX_HEALTH
+
+    moto_ext.install(SANDBOX_HEALTH)
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

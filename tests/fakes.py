@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from deployer.aws.ecs import Rollout
 from deployer.release.gates import WindowStats
 from deployer.release.plan import ColorState, Observed
+from deployer.sandbox.target_health import TargetHealth
+
+# The test process runs moto in-process as a sandbox process does: one TargetHealth for it, which
+# moto's DescribeTargetHealth reports from (tests/functional/conftest.py installs the extensions).
+SANDBOX_HEALTH = TargetHealth()
+
 
 
 class FakeClock:
@@ -270,11 +276,9 @@ class FakeEcsAdapter:
             s["ips"].append(f"127.0.0.{self.next_ip}")
             self.next_ip += 1
         if s["ips"]:
-            from deployer.sandbox.moto_ext.elbv2 import TARGET_HEALTH
-
             self.elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": ip, "Port": 8080} for ip in s["ips"]])
             for ip in s["ips"]:  # the tasks pass their health checks at once (the in-process moto shares this)
-                TARGET_HEALTH[(tg, ip)] = ("healthy", "")
+                SANDBOX_HEALTH.set(tg, ip, "healthy")
         s["state"], s["reason"] = "COMPLETED", ""
 
     def scale(self, cluster, service, desired_count):

@@ -56,16 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     from deployer.sandbox.images import load_images
     from deployer.sandbox.metrics import MetricsFeeder
     from deployer.sandbox.proxy import ListenerProxy, Recorder
+    from deployer.sandbox.target_health import TargetHealth
     from deployer.sandbox.tasks import TaskRunner
 
-    moto_ext.install()
+    target_health = TargetHealth()  # the one shared view of target health in this process
+    moto_ext.install(target_health)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{args.port}"
     ecs = ecs_backends[ACCOUNT][args.region]
     elbv2 = elbv2_backends[ACCOUNT][args.region]
-    controller = EcsController(ecs, elbv2, TaskRunner(args.app, args.dir / "tasks"), load_images(args.images))
-    health = HealthChecker(elbv2)
+    controller = EcsController(ecs, elbv2, TaskRunner(args.app, args.dir / "tasks"), load_images(args.images), target_health)
+    health = HealthChecker(elbv2, target_health)
     recorder = Recorder()
     cloudwatch = ClientFactory(AwsSettings.emulated(endpoint, args.region, "sandbox")).client("cloudwatch")
     feeder = MetricsFeeder(recorder, cloudwatch, EmfShipper(args.dir / "tasks", cloudwatch))
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                     for _ in range(100):  # skip ports another program holds (bounded)
                         port, next_port[0] = next_port[0], next_port[0] + 1
                         try:
-                            proxy = ListenerProxy(arn, lb, port, elbv2, recorder, proxy_event)
+                            proxy = ListenerProxy(arn, lb, port, elbv2, recorder, proxy_event, target_health)
                             break
                         except OSError:
                             log.info("port %d is taken; trying the next one", port)

@@ -24,9 +24,9 @@ from moto.core.utils import utcnow
 from moto.moto_api._internal import mock_random
 
 from deployer.sandbox.images import image_env
+from deployer.sandbox.target_health import TargetHealth
 from deployer.sandbox.moto_ext.ecs import new_deployment
 from deployer.sandbox.moto_ext.ecs_tasks import SandboxTask, publish
-from deployer.sandbox.moto_ext.elbv2 import TARGET_HEALTH
 from deployer.sandbox.tasks import Task, TaskRunner
 
 
@@ -46,6 +46,7 @@ class EcsController:
     elbv2_backend: object
     runner: TaskRunner
     images: dict
+    target_health: TargetHealth  # written at registration and draining; read to judge a rollout
     lock: threading.Lock = field(default_factory=threading.Lock)
     tasks: dict[str, list[Task]] = field(default_factory=dict)  # "cluster:service" -> tasks
     draining: list[Task] = field(default_factory=list)
@@ -90,7 +91,7 @@ class EcsController:
 
         # tasks that exited, or that their target group found unhealthy after the grace period
         for task in list(tasks):
-            health = TARGET_HEALTH.get((task.target_group, task.ip), ("initial", ""))[0] if task.target_group else "healthy"
+            health = self.target_health.state(task.target_group, task.ip) if task.target_group else "healthy"
             crashed = not task.alive()
             unhealthy = health == "unhealthy" and now - task.started_at > grace
             record = task.record
@@ -181,7 +182,7 @@ class EcsController:
             return False
         if task.target_group is None:
             return time.time() - task.started_at > 1.0
-        return TARGET_HEALTH.get((task.target_group, task.ip), ("initial", ""))[0] == "healthy"
+        return self.target_health.is_healthy(task.target_group, task.ip)
 
     def _start(self, key: str, service, deployment: dict, target_group: str | None) -> Task | None:
         task_definition = self.ecs_backend.describe_task_definition(deployment["taskDefinition"])
@@ -201,7 +202,7 @@ class EcsController:
             group = self.elbv2_backend.target_groups.get(target_group)
             if group is not None:
                 group.register([{"Id": task.ip, "Port": port}])
-                TARGET_HEALTH[(target_group, task.ip)] = ("initial", "Elb.RegistrationInProgress")
+                self.target_health.set(target_group, task.ip, "initial", "Elb.RegistrationInProgress")
                 task.target_group = target_group
         self._event(service, f"(service {service.name}) has started 1 tasks: (task {self._id(task)}).")
         return task
@@ -219,7 +220,7 @@ class EcsController:
             group = self.elbv2_backend.target_groups.get(task.target_group)
             if group is not None:
                 delay = 0 if immediately else int(group.attributes.get("deregistration_delay.timeout_seconds", 300))
-                TARGET_HEALTH[(task.target_group, task.ip)] = ("draining", "Target.DeregistrationInProgress")
+                self.target_health.set(task.target_group, task.ip, "draining", "Target.DeregistrationInProgress")
         task.draining_until = now + delay
         self.draining.append(task)
 
@@ -230,7 +231,7 @@ class EcsController:
                 group = self.elbv2_backend.target_groups.get(task.target_group)
                 if group is not None and task.ip in group.targets:
                     group.deregister([{"Id": task.ip}])
-                TARGET_HEALTH.pop((task.target_group, task.ip), None)
+                self.target_health.forget(task.target_group, task.ip)
             if task.record is not None:
                 task.record.stopping()
             self.runner.stop(task)

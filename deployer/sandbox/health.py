@@ -10,7 +10,6 @@ import http.client
 import time
 from dataclasses import dataclass
 
-from deployer.sandbox.moto_ext.elbv2 import TARGET_HEALTH
 
 
 @dataclass
@@ -40,8 +39,9 @@ def check(ip: str, port: int, path: str, timeout: float) -> int | None:
 
 
 class HealthChecker:
-    def __init__(self, elbv2_backend):
+    def __init__(self, elbv2_backend, target_health):
         self.backend = elbv2_backend
+        self.target_health = target_health
         self.counters: dict[tuple[str, str], Counter] = {}
 
     def tick(self, now: float | None = None) -> None:
@@ -54,7 +54,7 @@ class HealthChecker:
             matcher = (tg.matcher or {}).get("HttpCode", "200-399") if isinstance(tg.matcher, dict) else "200-399"
             for target_id, target in list(tg.targets.items()):
                 key = (tg.arn, target_id)
-                state, _ = TARGET_HEALTH.get(key, ("initial", ""))
+                state = self.target_health.state(*key)
                 if state == "draining":
                     continue
                 counter = self.counters.setdefault(key, Counter(next_check=now))
@@ -65,17 +65,14 @@ class HealthChecker:
                 if status is not None and matches(status, matcher):
                     counter.passes, counter.failures = counter.passes + 1, 0
                     if state != "healthy" and counter.passes >= healthy_n:
-                        TARGET_HEALTH[key] = ("healthy", "")
+                        self.target_health.set(*key, "healthy")
                 else:
                     counter.failures, counter.passes = counter.failures + 1, 0
                     reason = "Target.Timeout" if status is None else "Target.ResponseCodeMismatch"
-                    if state == "healthy" and counter.failures >= unhealthy_n:
-                        TARGET_HEALTH[key] = ("unhealthy", reason)
-                    elif state == "initial" and counter.failures >= unhealthy_n:
-                        TARGET_HEALTH[key] = ("unhealthy", reason)
+                    if state in ("healthy", "initial") and counter.failures >= unhealthy_n:
+                        self.target_health.set(*key, "unhealthy", reason)
         for key in [k for k in self.counters if k[1] not in getattr(self.backend.target_groups.get(k[0]), "targets", {})]:
             del self.counters[key]
 
-    @staticmethod
-    def state(tg_arn: str, target_id: str) -> str:
-        return TARGET_HEALTH.get((tg_arn, target_id), ("initial", ""))[0]
+    def state(self, tg_arn: str, target_id: str) -> str:
+        return self.target_health.state(tg_arn, target_id)

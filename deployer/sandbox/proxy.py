@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from deployer.sandbox.moto_ext.elbv2 import TARGET_HEALTH
+from deployer.sandbox.target_health import TargetHealth
+
 
 log = logging.getLogger("deployer.sandbox.proxy")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
@@ -103,7 +104,8 @@ def forward_groups(listener) -> list[tuple[str, int]]:
 
 
 class ListenerProxy:
-    def __init__(self, listener_arn: str, load_balancer, port: int, elbv2_backend, recorder: Recorder, event_log):
+    def __init__(self, listener_arn: str, load_balancer, port: int, elbv2_backend, recorder: Recorder, event_log,
+                 target_health: TargetHealth):
         self.listener_arn = listener_arn
         self.load_balancer_arn = load_balancer.arn
         self.load_balancer = load_balancer.arn.split(":loadbalancer/")[-1]  # the metric dimension
@@ -112,6 +114,7 @@ class ListenerProxy:
         self.port = port
         self.backend = elbv2_backend
         self.recorder = recorder
+        self.target_health = target_health  # routes only to healthy targets, as an ALB does
         self.event_log = event_log
         self.routes: list[tuple[str, int]] = []
         self.redirect: dict | None = None
@@ -169,7 +172,7 @@ class ListenerProxy:
         group = self.backend.target_groups.get(group_arn)
         if group is None:
             return None
-        healthy = [t for t in list(group.targets.values()) if TARGET_HEALTH.get((group_arn, t["Id"]), ("initial", ""))[0] == "healthy"]
+        healthy = [t for t in list(group.targets.values()) if self.target_health.is_healthy(group_arn, t["Id"])]
         if not healthy:
             return (group_arn, "", 0)
         counter = self._round_robin.setdefault(group_arn, itertools.count())

@@ -27,7 +27,9 @@ def moto_endpoint():
 
     from deployer.sandbox import moto_ext
 
-    moto_ext.install()
+    from tests.fakes import SANDBOX_HEALTH
+
+    moto_ext.install(SANDBOX_HEALTH)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise here
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -146,12 +146,9 @@ def test_service_tasks_of_a_missing_cluster_is_not_found(aws):
 
 @pytest.fixture
 def health():
-    from deployer.sandbox.moto_ext.elbv2 import TARGET_HEALTH
+    from tests.fakes import SANDBOX_HEALTH
 
-    before = dict(TARGET_HEALTH)
-    yield TARGET_HEALTH
-    TARGET_HEALTH.clear()
-    TARGET_HEALTH.update(before)
+    yield SANDBOX_HEALTH
 
 
 def test_target_states_read_every_target(network, health):
@@ -159,8 +156,8 @@ def test_target_states_read_every_target(network, health):
     elbv2 = client("elbv2")
     tg = elbv2.create_target_group(Name="web-blue", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
     elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": ip, "Port": 8080} for ip in ("10.0.1.10", "10.0.1.11", "10.0.1.12")])
-    health[(tg, "10.0.1.10")] = ("healthy", "")
-    health[(tg, "10.0.1.11")] = ("unhealthy", "Target.ResponseCodeMismatch")
+    health.set(tg, "10.0.1.10", "healthy")
+    health.set(tg, "10.0.1.11", "unhealthy", "Target.ResponseCodeMismatch")
 
     adapter = Elbv2(client("elbv2"), sleep=no_sleep)
     states = sorted(adapter.target_states(tg), key=lambda t: t.id)

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from deployer.sandbox.moto_ext.elbv2 import TARGET_HEALTH
+from deployer.sandbox.target_health import TargetHealth
 from deployer.sandbox.proxy import ListenerProxy, Recorder
 from tests.functional.conftest import free_port
 
@@ -52,16 +52,16 @@ def setup():
     lb = SimpleNamespace(arn=LB, dns_name="web-1.us-east-1.elb.amazonaws.com", listeners={LISTENER: listener})
     groups = {c: SimpleNamespace(targets={"127.0.0.1": {"Id": "127.0.0.1", "Port": servers[c].server_address[1]}}) for c in TG}
     backend = SimpleNamespace(load_balancers={LB: lb}, target_groups={TG[c]: g for c, g in groups.items()})
+    health = TargetHealth()
     for c in TG:
-        TARGET_HEALTH[(TG[c], "127.0.0.1")] = ("healthy", "")
+        health.set(TG[c], "127.0.0.1", "healthy")
     events: list[str] = []
-    proxy = ListenerProxy(LISTENER, lb, free_port(), backend, Recorder(), events.append)
+    proxy = ListenerProxy(LISTENER, lb, free_port(), backend, Recorder(), events.append, health)
     proxy.start()
     yield proxy, listener, events
     proxy.stop()
     for c in TG:
         servers[c].shutdown()
-        TARGET_HEALTH.pop((TG[c], "127.0.0.1"), None)
 
 
 def get(proxy: ListenerProxy) -> tuple[int, str | None]:
@@ -77,7 +77,7 @@ def test_stale_weights_never_send_a_request_to_a_drained_group(setup):
     assert {get(proxy)[1] for _ in range(40)} == {"blue", "green"}
     # ModifyListener to 100/0, then the green targets drain, all before the proxy's next 200 ms read
     listener.default_actions = forward({"blue": 100, "green": 0})
-    TARGET_HEALTH[(TG["green"], "127.0.0.1")] = ("draining", "Target.DeregistrationInProgress")
+    proxy.target_health.set(TG["green"], "127.0.0.1", "draining", "Target.DeregistrationInProgress")
     assert [get(proxy) for _ in range(40)] == [(200, "blue")] * 40
     assert events[-1].endswith("=100, web-green=0")  # the re-read is logged like any weight change
 
@@ -86,7 +86,7 @@ def test_a_group_with_no_healthy_target_is_still_503(setup):
     proxy, listener, _ = setup
     listener.default_actions = forward({"blue": 0, "green": 100})
     proxy.refresh()
-    TARGET_HEALTH[(TG["green"], "127.0.0.1")] = ("draining", "Target.DeregistrationInProgress")
+    proxy.target_health.set(TG["green"], "127.0.0.1", "draining", "Target.DeregistrationInProgress")
     assert get(proxy) == (503, None)
 
 

@@ -19,6 +19,7 @@ from deployer.sandbox.control import DEFAULT_APP
 from deployer.sandbox.ecs_controller import EcsController
 from deployer.sandbox.health import HealthChecker
 from deployer.sandbox.tasks import TaskRunner
+from tests.fakes import SANDBOX_HEALTH
 from tests.functional.conftest import REGION, client
 
 ACCOUNT = "123456789012"
@@ -50,7 +51,7 @@ def controller(aws, tmp_path):
     from moto.ecs.models import ecs_backends
     from moto.elbv2.models import elbv2_backends
 
-    made = EcsController(ecs_backends[ACCOUNT][REGION], elbv2_backends[ACCOUNT][REGION], TaskRunner(DEFAULT_APP, tmp_path), {})
+    made = EcsController(ecs_backends[ACCOUNT][REGION], elbv2_backends[ACCOUNT][REGION], TaskRunner(DEFAULT_APP, tmp_path), {}, SANDBOX_HEALTH)
     yield made
     made.stop_all()
 
@@ -58,7 +59,7 @@ def controller(aws, tmp_path):
 def drive(controller: EcsController, done, timeout: float = 20.0, skew: float = 0.0) -> None:
     """Tick the controller, and the health checker once every task answers (its 5 s interval
     skipped over: one check a call), until `done()`."""
-    health = HealthChecker(controller.elbv2_backend)
+    health = HealthChecker(controller.elbv2_backend, controller.target_health)
     deadline = time.monotonic() + timeout
     checks = 0
     while time.monotonic() < deadline:

@@ -7,12 +7,15 @@ a test in tests/functional/test_moto_ext.py. `install()` is idempotent.
 from __future__ import annotations
 
 MOTO_VERSION = "5.2.5"
-_installed = False
+_installed_with = None  # the TargetHealth the patches report from (one per process)
 
 
-def install() -> None:
-    global _installed
-    if _installed:
+def install(target_health) -> None:
+    """Patch moto; DescribeTargetHealth answers from `target_health`, the sandbox process's TargetHealth."""
+    global _installed_with
+    if _installed_with is not None:
+        if _installed_with is not target_health:
+            raise RuntimeError("moto's extensions are installed already, reporting another TargetHealth")
         return
     import moto
 
@@ -23,9 +26,9 @@ def install() -> None:
     cloudformation.install()
     elbv2.install()
     elbv2.install_forward_config()
-    elbv2.install_health()
+    elbv2.install_health(target_health)
     route53.install()
     cloudwatch.install()
     ecs.install()
     ecs_tasks.install()
-    _installed = True
+    _installed_with = target_health

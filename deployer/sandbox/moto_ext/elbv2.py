@@ -75,7 +75,6 @@ def _keep_attributes(model, property_name: str, attributes_of) -> None:
 
 # Target health the sandbox measured with real HTTP checks: (target group ARN, target id) -> (state, reason).
 # Targets the health checker has not judged yet are "initial", as on AWS right after registration.
-TARGET_HEALTH: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 def install_forward_config() -> None:
@@ -103,8 +102,9 @@ def install_forward_config() -> None:
     ELBv2Backend.convert_and_validate_properties = convert_and_validate_properties
 
 
-def install_health() -> None:
-    """DescribeTargetHealth reports what the sandbox's health checker saw, not `healthy` at once."""
+def install_health(target_health) -> None:
+    """DescribeTargetHealth reports what the sandbox's health checker saw (`target_health`, the
+    sandbox process's one TargetHealth), not `healthy` at once."""
     from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
 
     original = FakeTargetGroup.health_for
@@ -113,7 +113,7 @@ def install_health() -> None:
         registered = self.targets.get(target["Id"])
         if registered is None or target["Id"].startswith("i-"):
             return original(self, target, ec2_backend)
-        state, reason = TARGET_HEALTH.get((self.arn, target["Id"]), ("initial", "Elb.RegistrationInProgress"))
+        state, reason = target_health.describe(self.arn, target["Id"])
         description = {"initial": "Target registration is in progress", "unhealthy": "Health checks failed",
                        "draining": "Target deregistration is in progress"}.get(state)
         return FakeHealthStatus(target["Id"], registered["Port"], self.health_check_port, state,
