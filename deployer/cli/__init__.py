@@ -6,7 +6,6 @@ Every DeployerError ends here as one clear message and its exit code (README, "E
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -40,87 +39,13 @@ def cli(ctx, config_path, region, profile, endpoint_url, output, debug):
     ctx.meta["debug"] = debug
 
 
-@cli.command()
-@click.pass_obj
-def validate(factory):
-    """Check deployer.yaml; one line per problem, exit 2 if any."""
-    config = factory.config()
-    summary = ", ".join(f"{n} ({s.release.strategy})" for n, s in config.services.items())
-    _emit(factory, {"result": "valid", "file": str(factory.config_path), "services": list(config.services)},
-          f"{factory.config_path}: {len(config.services)} service(s) valid: {summary}")
+from deployer.cli import pipelines_cmds, release_cmds, sandbox_cmds, spec_cmds, stack_cmds, webhook_cmds  # noqa: E402
 
-
-@cli.command()
-def schema():
-    """Print the JSON Schema of deployer.yaml (for editors)."""
-    from deployer.spec.schema import json_schema_text
-
-    click.echo(json_schema_text())
-
-
-@cli.command()
-@click.argument("services", nargs=-1)
-@click.option("-d", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build/templates"),
-              show_default=True, help="Where to write the templates.")
-@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True)
-@click.pass_obj
-def synth(factory, services, out_dir, fmt):
-    """Write CloudFormation templates for SERVICES (default: all) plus cluster and bootstrap stacks."""
-    from deployer.synth.render import write_templates
-
-    written = write_templates(factory.config(), list(services), out_dir, fmt)
-    _emit(factory, {"result": "written", "files": [str(p) for p in written]}, "\n".join(str(p) for p in written))
-
-
-@cli.command()
-@click.option("--dry-run", is_flag=True, help="Show the change set, then delete it.")
-@click.option("--kms-key", metavar="ARN", help="KMS key for the release-records table ('' for DynamoDB's own key); kept when not given.")
-@click.option("--access-log-days", type=click.IntRange(1, 3650), metavar="DAYS",
-              help="Days ALB access logs are kept in the bootstrap bucket (default 90); kept when not given.")
-@click.pass_obj
-def bootstrap(factory, dry_run, kms_key, access_log_days):
-    """Create or update the stack holding release records, locks and the ALB access-log bucket."""
-    from deployer.provision.service import bootstrap as run
-    from deployer.synth.bootstrap import KMS_KEY_PATTERN, PARAM_KMS_KEY, PARAM_LOG_DAYS
-
-    settings = {}
-    if kms_key is not None:
-        if not re.fullmatch(KMS_KEY_PATTERN, kms_key):
-            raise click.BadParameter("expected a KMS key ARN arn:aws:kms:REGION:ACCOUNT:key/ID, or '' for none", param_hint="--kms-key")
-        settings[PARAM_KMS_KEY] = kms_key
-    if access_log_days is not None:
-        settings[PARAM_LOG_DAYS] = str(access_log_days)
-    report = run(factory.cloudformation(), factory.progress(), dry_run=dry_run, settings=settings)
-    _emit(factory, report.to_dict(), "bootstrap: " + ", ".join(f"{r.stack} {r.action}" for r in report.results))
-
-
-@cli.command()
-@click.argument("service")
-@click.option("--dry-run", is_flag=True, help="Show the change sets, then delete them.")
-@click.pass_obj
-def provision(factory, service, dry_run):
-    """Create or update SERVICE's stacks through change sets, keeping the live release."""
-    from deployer.provision.service import provision as run
-
-    report = run(factory.service(service), factory.observer(), factory.progress(), dry_run=dry_run)
-    _emit(factory, report.to_dict(), "provision: " + ", ".join(f"{r.stack} {r.action}" for r in report.results))
-
-
-from deployer.cli import pipelines_cmds, release_cmds, sandbox_cmds, webhook_cmds  # noqa: E402  (imports stay lazy)
-
-release_cmds.register(cli)
-sandbox_cmds.register(cli)
-pipelines_cmds.register(cli)
-webhook_cmds.register(cli)
-
-
-def _emit(factory, data: dict, text: str) -> None:
-    if factory.output == "json":
-        import json
-
-        click.echo(json.dumps(data, indent=2, default=str))
-    else:
-        click.echo(text)
+for command in (spec_cmds.validate, spec_cmds.schema, spec_cmds.synth, stack_cmds.bootstrap, stack_cmds.provision,
+                release_cmds.release, release_cmds.resume, release_cmds.rollback, release_cmds.promote, release_cmds.abort,
+                release_cmds.tidy, release_cmds.status, release_cmds.history,
+                sandbox_cmds.sandbox, pipelines_cmds.pipelines, webhook_cmds.webhook):
+    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from deployer.errors import DeployerError, ExitCode, UsageError
+from deployer.cli.output import emit
 from deployer.release import strategies
 
 
@@ -170,151 +171,161 @@ def _publish_ci(factory, data: dict) -> None:
         publish(data, os.environ)
 
 
-def register(cli: click.Group) -> None:
-    @cli.command()
-    @click.argument("service")
-    @click.option("--image", required=True, help="The image to release, e.g. registry/web:2.")
-    @click.option("--strategy", type=click.Choice(strategies.names()), help="Default: the spec's.")
-    @click.option("--steps", help="Canary weights, e.g. 10,25,pause,100 (default: the spec's).")
-    @click.option("--pause-after", type=int, help="Pause after this weight until `deployer promote` (e.g. 10).")
-    @click.option("--bake", help="Time each step serves before its gate, e.g. 2m (default: the spec's).")
-    @click.option("--max-5xx-rate", type=click.FloatRange(0, 100), help="Gate: canary 5xx percent that fails (default: the spec's).")
-    @click.option("--max-p99-ms", type=click.IntRange(1), help="Gate: canary p99 ms that fails (default: the spec's).")
-    @click.option("--poll", default="5s", show_default=True, help="Time between progress polls, 1s..5m.")
-    @click.option("--dry-run", is_flag=True, help="Print the plan and its time estimate; change nothing.")
-    @click.option("--wait-for-lock", "wait_for_lock", metavar="DURATION", help=WAIT_FOR_LOCK_HELP)
-    @click.option("--rollback-unfinished", is_flag=True,
-                  help="If an earlier release was left unfinished (its runner died), roll it back first.")
-    @click.pass_obj
-    def release(factory, service, image, strategy, steps, pause_after, bake, max_5xx_rate, max_p99_ms, poll, dry_run,
-                wait_for_lock, rollback_unfinished):
-        """Release IMAGE to SERVICE: rolling, canary or blue/green, gated, rolled back on failure."""
-        import os
+@click.command()
+@click.argument("service")
+@click.option("--image", required=True, help="The image to release, e.g. registry/web:2.")
+@click.option("--strategy", type=click.Choice(strategies.names()), help="Default: the spec's.")
+@click.option("--steps", help="Canary weights, e.g. 10,25,pause,100 (default: the spec's).")
+@click.option("--pause-after", type=int, help="Pause after this weight until `deployer promote` (e.g. 10).")
+@click.option("--bake", help="Time each step serves before its gate, e.g. 2m (default: the spec's).")
+@click.option("--max-5xx-rate", type=click.FloatRange(0, 100), help="Gate: canary 5xx percent that fails (default: the spec's).")
+@click.option("--max-p99-ms", type=click.IntRange(1), help="Gate: canary p99 ms that fails (default: the spec's).")
+@click.option("--poll", default="5s", show_default=True, help="Time between progress polls, 1s..5m.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and its time estimate; change nothing.")
+@click.option("--wait-for-lock", "wait_for_lock", metavar="DURATION", help=WAIT_FOR_LOCK_HELP)
+@click.option("--rollback-unfinished", is_flag=True,
+              help="If an earlier release was left unfinished (its runner died), roll it back first.")
+@click.pass_obj
+def release(factory, service, image, strategy, steps, pause_after, bake, max_5xx_rate, max_p99_ms, poll, dry_run,
+            wait_for_lock, rollback_unfinished):
+    """Release IMAGE to SERVICE by a strategy (rolling, canary, bluegreen, linear), gated, rolled back on failure."""
+    import os
 
-        from deployer.cli.signals import stop_on_signals
-        from deployer.release import service as releases
-        from deployer.release.actor import actor_from_env
+    from deployer.cli.signals import stop_on_signals
+    from deployer.release import service as releases
+    from deployer.release.actor import actor_from_env
 
-        image = _parse_image(image)
-        spec = with_gate_limits(factory.service(service), max_5xx_rate, max_p99_ms)
-        request = strategies.request_from_spec(spec, image, strategy, _parse_steps(steps), _parse_seconds("--bake", bake), pause_after)
-        poll_seconds = _parse_seconds("--poll", poll) or 1
-        wait = _parse_wait(wait_for_lock)
-        with stop_on_signals() as stop:
-            executor = factory.executor(spec, poll=poll_seconds, stop=stop, wait_for_lock=wait)
-            if dry_run:
-                preview = releases.preview(executor, request)
-                _emit_plan(factory, preview)
-                return
-            actor = actor_from_env(os.environ)
+    image = _parse_image(image)
+    spec = with_gate_limits(factory.service(service), max_5xx_rate, max_p99_ms)
+    request = strategies.request_from_spec(spec, image, strategy, _parse_steps(steps), _parse_seconds("--bake", bake), pause_after)
+    poll_seconds = _parse_seconds("--poll", poll) or 1
+    wait = _parse_wait(wait_for_lock)
+    with stop_on_signals() as stop:
+        executor = factory.executor(spec, poll=poll_seconds, stop=stop, wait_for_lock=wait)
+        if dry_run:
+            preview = releases.preview(executor, request)
+            _emit_plan(factory, preview)
+            return
+        actor = actor_from_env(os.environ)
 
-            def attempt(undo: bool):
-                return releases.release(executor, request, actor, rollback_unfinished=rollback_unfinished or undo)
+        def attempt(undo: bool):
+            return releases.release(executor, request, actor, rollback_unfinished=rollback_unfinished or undo)
 
-            _finish(factory, service, executor, lambda: _release_over_orphan(factory, image, attempt))
-
-    @cli.command()
-    @click.argument("service")
-    @click.option("--rollback", "roll_back", is_flag=True, help="Roll the unfinished release back instead.")
-    @click.option("--poll", default="5s", show_default=True)
-    @click.option("--wait-for-lock", "wait_for_lock", metavar="DURATION", help=WAIT_FOR_LOCK_HELP)
-    @click.pass_obj
-    def resume(factory, service, roll_back, poll, wait_for_lock):
-        """Continue (or roll back) SERVICE's interrupted release."""
-        import os
-
-        from deployer.cli.signals import stop_on_signals
-        from deployer.release import service as releases
-        from deployer.release.actor import actor_from_env
-
-        spec = factory.service(service)
-        with stop_on_signals() as stop:
-            executor = factory.executor(spec, poll=_parse_seconds("--poll", poll) or 1, stop=stop, wait_for_lock=_parse_wait(wait_for_lock))
-            _finish(factory, service, executor, lambda: releases.resume(executor, actor_from_env(os.environ), roll_back=roll_back))
-
-    @cli.command()
-    @click.argument("service")
-    @click.option("--poll", default="5s", show_default=True)
-    @click.option("--wait-for-lock", "wait_for_lock", metavar="DURATION", help=WAIT_FOR_LOCK_HELP)
-    @click.pass_obj
-    def rollback(factory, service, poll, wait_for_lock):
-        """Back to the previous version: one traffic switch while it is warm, else a redeploy."""
-        import os
-
-        from deployer.cli.signals import stop_on_signals
-        from deployer.release import service as releases
-        from deployer.release.actor import actor_from_env
-
-        spec = factory.service(service)
-        with stop_on_signals() as stop:
-            executor = factory.executor(spec, poll=_parse_seconds("--poll", poll) or 1, stop=stop, wait_for_lock=_parse_wait(wait_for_lock))
-            _finish(factory, service, executor, lambda: releases.rollback(executor, actor_from_env(os.environ)))
-
-    for name, verb in (("promote", "Let SERVICE's paused release go on."), ("abort", "Roll SERVICE's running release back at its next poll.")):
-        def make(command_name):
-            @click.pass_obj
-            def command(factory, service):
-                from deployer.release import service as releases
-
-                factory.service(service)
-                record = releases.send(factory.journal(), service, command_name)
-                _emit(factory, {"result": "sent", "command": command_name, "release_id": record.id},
-                      f"{command_name} sent to release {record.id} of {service}")
-            return command
-
-        cli.command(name=name, help=verb)(click.argument("service")(make(name)))
-
-    @cli.command()
-    @click.argument("service")
-    @click.pass_obj
-    def tidy(factory, service):
-        """Scale down the previous color once its keep_previous time has passed."""
-        import os
-
-        from deployer.release import service as releases
-        from deployer.release.actor import actor_from_env
-
-        spec = factory.service(service)
-        scaled = releases.tidy(factory.executor(spec), actor_from_env(os.environ))
-        _emit(factory, {"result": "tidied" if scaled else "noop", "scaled_down": scaled},
-              f"{service}: scaled down {', '.join(scaled)}" if scaled else f"{service}: nothing to scale down")
-
-    @cli.command()
-    @click.argument("service")
-    @click.pass_obj
-    def status(factory, service):
-        """Colors, weights, healthy targets, the latest release and the lock."""
-        from deployer.release import service as releases
-
-        data = releases.status(factory.executor(factory.service(service)))
-        lines = [f"{service}:"]
-        for color, c in data["colors"].items():
-            weight = "" if c["weight"] is None else f" weight {c['weight']}"
-            lines.append(f"  {color}: {c['task_definition'].rsplit('/', 1)[-1]} x{c['desired']} healthy {c['healthy']}{weight}")
-        if data["latest"]:
-            latest = data["latest"]
-            lines.append(f"  latest: {latest['release_id']} {latest['strategy']} {latest['state']} {latest['reason']}".rstrip())
-        if data["lock"]:
-            lines.append(f"  locked by {data['lock']['holder']} (release {data['lock']['release_id']})")
-        _emit(factory, data, "\n".join(lines))
-
-    @cli.command()
-    @click.argument("service")
-    @click.option("-n", "--limit", default=10, show_default=True)
-    @click.pass_obj
-    def history(factory, service, limit):
-        """SERVICE's releases, newest first."""
-        factory.service(service)
-        records = factory.journal().history(service, limit)
-        rows = [r.summary() for r in records]
-        text = "\n".join(f"{r['release_id']}  {r['strategy']:<9} {r['state']:<12} {r['image']}  {r['reason']}".rstrip() for r in rows)
-        _emit(factory, {"service": service, "releases": rows}, text or f"{service}: no releases yet")
+        _finish(factory, service, executor, lambda: _release_over_orphan(factory, image, attempt))
 
 
-def _emit(factory, data: dict, text: str) -> None:
-    import json
+@click.command()
+@click.argument("service")
+@click.option("--rollback", "roll_back", is_flag=True, help="Roll the unfinished release back instead.")
+@click.option("--poll", default="5s", show_default=True)
+@click.option("--wait-for-lock", "wait_for_lock", metavar="DURATION", help=WAIT_FOR_LOCK_HELP)
+@click.pass_obj
+def resume(factory, service, roll_back, poll, wait_for_lock):
+    """Continue (or roll back) SERVICE's interrupted release."""
+    import os
 
-    click.echo(json.dumps(data, indent=2, default=str) if factory.output == "json" else text)
+    from deployer.cli.signals import stop_on_signals
+    from deployer.release import service as releases
+    from deployer.release.actor import actor_from_env
+
+    spec = factory.service(service)
+    with stop_on_signals() as stop:
+        executor = factory.executor(spec, poll=_parse_seconds("--poll", poll) or 1, stop=stop, wait_for_lock=_parse_wait(wait_for_lock))
+        _finish(factory, service, executor, lambda: releases.resume(executor, actor_from_env(os.environ), roll_back=roll_back))
+
+
+@click.command()
+@click.argument("service")
+@click.option("--poll", default="5s", show_default=True)
+@click.option("--wait-for-lock", "wait_for_lock", metavar="DURATION", help=WAIT_FOR_LOCK_HELP)
+@click.pass_obj
+def rollback(factory, service, poll, wait_for_lock):
+    """Back to the previous version: one traffic switch while it is warm, else a redeploy."""
+    import os
+
+    from deployer.cli.signals import stop_on_signals
+    from deployer.release import service as releases
+    from deployer.release.actor import actor_from_env
+
+    spec = factory.service(service)
+    with stop_on_signals() as stop:
+        executor = factory.executor(spec, poll=_parse_seconds("--poll", poll) or 1, stop=stop, wait_for_lock=_parse_wait(wait_for_lock))
+        _finish(factory, service, executor, lambda: releases.rollback(executor, actor_from_env(os.environ)))
+
+
+@click.command()
+@click.argument("service")
+@click.pass_obj
+def promote(factory, service):
+    """Let SERVICE's paused release go on."""
+    _send(factory, service, "promote")
+
+
+@click.command()
+@click.argument("service")
+@click.pass_obj
+def abort(factory, service):
+    """Roll SERVICE's running release back at its next poll."""
+    _send(factory, service, "abort")
+
+
+def _send(factory, service: str, command_name: str) -> None:
+    """A command for the runner of SERVICE's release, through its record (read at the runner's next poll)."""
+    from deployer.release import service as releases
+
+    factory.service(service)
+    record = releases.send(factory.journal(), service, command_name)
+    emit(factory, {"result": "sent", "command": command_name, "release_id": record.id},
+          f"{command_name} sent to release {record.id} of {service}")
+
+
+@click.command()
+@click.argument("service")
+@click.pass_obj
+def tidy(factory, service):
+    """Scale down the previous color once its keep_previous time has passed."""
+    import os
+
+    from deployer.release import service as releases
+    from deployer.release.actor import actor_from_env
+
+    spec = factory.service(service)
+    scaled = releases.tidy(factory.executor(spec), actor_from_env(os.environ))
+    emit(factory, {"result": "tidied" if scaled else "noop", "scaled_down": scaled},
+          f"{service}: scaled down {', '.join(scaled)}" if scaled else f"{service}: nothing to scale down")
+
+
+@click.command()
+@click.argument("service")
+@click.pass_obj
+def status(factory, service):
+    """Colors, weights, healthy targets, the latest release and the lock."""
+    from deployer.release import service as releases
+
+    data = releases.status(factory.executor(factory.service(service)))
+    lines = [f"{service}:"]
+    for color, c in data["colors"].items():
+        weight = "" if c["weight"] is None else f" weight {c['weight']}"
+        lines.append(f"  {color}: {c['task_definition'].rsplit('/', 1)[-1]} x{c['desired']} healthy {c['healthy']}{weight}")
+    if data["latest"]:
+        latest = data["latest"]
+        lines.append(f"  latest: {latest['release_id']} {latest['strategy']} {latest['state']} {latest['reason']}".rstrip())
+    if data["lock"]:
+        lines.append(f"  locked by {data['lock']['holder']} (release {data['lock']['release_id']})")
+    emit(factory, data, "\n".join(lines))
+
+
+@click.command()
+@click.argument("service")
+@click.option("-n", "--limit", default=10, show_default=True)
+@click.pass_obj
+def history(factory, service, limit):
+    """SERVICE's releases, newest first."""
+    factory.service(service)
+    records = factory.journal().history(service, limit)
+    rows = [r.summary() for r in records]
+    text = "\n".join(f"{r['release_id']}  {r['strategy']:<9} {r['state']:<12} {r['image']}  {r['reason']}".rstrip() for r in rows)
+    emit(factory, {"service": service, "releases": rows}, text or f"{service}: no releases yet")
 
 
 def _emit_plan(factory, preview) -> None:
@@ -322,4 +333,4 @@ def _emit_plan(factory, preview) -> None:
             "warnings": list(preview.estimate.warnings)}
     text = "\n".join([f"plan for {preview.plan.service} ({preview.plan.strategy}, {preview.plan.live} -> {preview.plan.target}):",
                       *preview.plan.lines(), *preview.estimate.lines()])
-    _emit(factory, data, text)
+    emit(factory, data, text)

@@ -49,8 +49,6 @@ def test_action_inputs_outputs_and_no_expressions_in_scripts():
 
 
 def test_action_flags_exist_on_the_command_line():
-    from deployer.cli.release_cmds import register  # noqa: F401  (the release command is registered)
-
     release = cli.commands["release"]
     flags = {opt for p in release.params for opt in getattr(p, "opts", [])}
     script = next(s for s in yaml.safe_load(ACTION.read_text())["runs"]["steps"] if s.get("id") == "release")["run"]
