@@ -6,7 +6,24 @@ import click
 
 from deployer.errors import DeployerError, ExitCode, UsageError
 from deployer.cli.output import emit
-from deployer.release import strategies
+
+
+class StrategyChoice(click.Choice):
+    """--strategy's choices come from the strategy registry, read when a command line is parsed or
+    help is shown, so that `deployer --help` does not load the release engine."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self):
+        from deployer.release.strategies import names
+
+        return names()
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass
 
 
 def _checked(flag: str, value, check):
@@ -174,7 +191,7 @@ def _publish_ci(factory, data: dict) -> None:
 @click.command()
 @click.argument("service")
 @click.option("--image", required=True, help="The image to release, e.g. registry/web:2.")
-@click.option("--strategy", type=click.Choice(strategies.names()), help="Default: the spec's.")
+@click.option("--strategy", type=StrategyChoice(), help="Default: the spec's.")
 @click.option("--steps", help="Canary weights, e.g. 10,25,pause,100 (default: the spec's).")
 @click.option("--pause-after", type=int, help="Pause after this weight until `deployer promote` (e.g. 10).")
 @click.option("--bake", help="Time each step serves before its gate, e.g. 2m (default: the spec's).")
@@ -193,6 +210,7 @@ def release(factory, service, image, strategy, steps, pause_after, bake, max_5xx
 
     from deployer.cli.signals import stop_on_signals
     from deployer.release import service as releases
+    from deployer.release import strategies
     from deployer.release.actor import actor_from_env
 
     image = _parse_image(image)

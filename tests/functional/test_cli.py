@@ -112,8 +112,9 @@ def test_provision_dry_run_against_moto(capsys, spec_path):
 
 
 def test_help_is_fast_because_imports_are_lazy():
-    """`deployer --help` must not import boto3, pydantic or troposphere (see benchmarks/cli_startup.py)."""
-    code = "import sys; from deployer.cli import cli; print(sorted(m for m in ('boto3','pydantic','troposphere','botocore') if m in sys.modules))"
+    """`deployer --help` must not import boto3, pydantic, troposphere or the release engine (see benchmarks/cli_startup.py)."""
+    heavy = "('boto3','pydantic','troposphere','botocore','deployer.release.steps','deployer.release.strategies')"
+    code = f"import sys; from deployer.cli import cli; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert out.strip() == "[]"
 
