@@ -61,6 +61,10 @@ def parse_config(text: str, filename: str = DEFAULT_FILE) -> DeployerConfig:
         config = DeployerConfig.model_validate(data)
     except ValidationError as exc:
         problems.extend(_format(err, filename, root) for err in exc.errors())
+    else:
+        from deployer.spec.clashes import clashes
+
+        problems.extend(f"{filename}:{_line(root, loc)}: {_path_text(loc)}: {message}" for loc, message in clashes(config))
     if problems:
         raise ConfigError(_dedupe(problems))
     return config
