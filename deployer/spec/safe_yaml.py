@@ -46,6 +46,12 @@ def load_yaml(text: str, filename: str) -> tuple[Any, yaml.Node | None]:
     """(data, root node) of one YAML document, or ConfigError with one line."""
     if len(text) > MAX_BYTES:
         raise ConfigError([_too_large(filename)])
+    fast = _load_plain_with_libyaml(text)
+    return fast if fast is not None else _load_checked(text, filename)
+
+
+def _load_checked(text: str, filename: str) -> tuple[Any, yaml.Node | None]:
+    """PyYAML's pure-Python reader, checked as it composes: every refusal names its line and path."""
     loader = None
     try:
         loader = _Loader(text)
@@ -67,6 +73,48 @@ def load_yaml(text: str, filename: str) -> tuple[Any, yaml.Node | None]:
         if loader is not None:
             loader.dispose()
     return data, root
+
+
+def _load_plain_with_libyaml(text: str) -> tuple[Any, yaml.Node | None] | None:
+    """The fast path for the common case: libyaml composes (about 15x faster than PyYAML's pure-Python
+    parser), then one walk checks the limits. Only for text without anchors or aliases (no `&`, no `*`),
+    where nothing can expand or refer to itself; anything unusual (an error, a limit reached, a duplicate
+    key) returns None and the checked pure-Python reader below gives the exact one-line answer."""
+    if not getattr(yaml, "__with_libyaml__", False) or "&" in text or "*" in text:
+        return None
+    loader = yaml.CSafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is not None and not _within_limits(root):
+            return None
+        return (loader.construct_document(root) if root is not None else None), root
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def _within_limits(root: yaml.Node) -> bool:
+    """No duplicate key, no deeper nesting than MAX_DEPTH, no more values than MAX_NODES (a tree: no aliases)."""
+    nodes = 0
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES or depth >= MAX_DEPTH:
+            return False
+        if isinstance(node, SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, MappingNode):
+            keys = set()
+            for key, value in node.value:
+                if isinstance(key, ScalarNode):
+                    if (key.tag, key.value) in keys:
+                        return False
+                    keys.add((key.tag, key.value))
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))
+    return True
 
 
 def _too_large(path: str | Path) -> str:

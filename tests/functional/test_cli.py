@@ -119,6 +119,16 @@ def test_help_is_fast_because_imports_are_lazy():
     assert out.strip() == "[]"
 
 
+def test_validate_loads_no_aws_client_template_library_or_release_engine():
+    """`deployer validate` reads the spec only: no boto3, troposphere or planning code (benchmarks/synth_floor.py)."""
+    heavy = "('boto3','botocore','troposphere','deployer.release.steps','deployer.release.plan')"
+    code = (f"import sys; from deployer.cli import main; sys.argv = ['deployer', '-c', {str(EXAMPLES / 'deployer.yaml')!r}, 'validate']\n"
+            f"try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print(sorted(m for m in {heavy} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
 @pytest.mark.parametrize("args,message", [
     (("--kms-key", "nope"), "expected a KMS key ARN arn:aws:kms:REGION:ACCOUNT:key/ID, or '' for none"),
     (("--access-log-days", "0"), "0 is not in the range 1<=x<=3650"),

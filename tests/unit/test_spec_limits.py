@@ -252,3 +252,28 @@ def test_bad_images_are_refused(image, got):
 ])
 def test_good_images_are_accepted(image):
     assert parse_config(MINIMAL.replace("image: example/web:1", f"image: {image}")).services["web"].image == image
+
+
+def test_libyaml_fast_path_reads_the_example_as_the_checked_reader_does(example_text):
+    from deployer.spec.safe_yaml import _load_checked, _load_plain_with_libyaml
+
+    fast = _load_plain_with_libyaml(example_text)
+    assert fast is not None, "the example (no anchors, within the limits) takes the libyaml path"
+    data, root = fast
+    checked_data, checked_root = _load_checked(example_text, "deployer.yaml")
+    assert data == checked_data
+    assert [(k.value, k.start_mark.line) for k, _ in root.value] == [(k.value, k.start_mark.line) for k, _ in checked_root.value]
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\na: 2\n",  # a duplicate key
+    "a: &x [1]\nb: *x\n",  # anchors and aliases
+    "a: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "\n",  # too deep
+    "a: [" + "1," * MAX_NODES + "1]\n",  # too many values
+    "a: 2024-13-45\n",  # a value Python cannot read
+    "a: [\n",  # not YAML
+])
+def test_anything_unusual_leaves_the_fast_path_for_the_checked_reader(text):
+    from deployer.spec.safe_yaml import _load_plain_with_libyaml
+
+    assert _load_plain_with_libyaml(text) is None

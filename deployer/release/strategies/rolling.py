@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
-from deployer.release.plan import Plan, spec_digest
-from deployer.release.steps import NEW_REVISION, DeployColor, GateLimits, RegisterTaskDefinition, WatchRollout
+from typing import TYPE_CHECKING
+
 from deployer.release.strategies.base import SINGLE, Strategy
 
+if TYPE_CHECKING:
+    from deployer.release.plan import Plan
 
-def plan_rolling(service, observed, request) -> Plan:
+
+def plan_rolling(service, observed, request) -> "Plan":
+    from deployer.release.plan import Plan, spec_digest  # at plan time: the spec reads this registry
+    from deployer.release.steps import NEW_REVISION, DeployColor, GateLimits, RegisterTaskDefinition, WatchRollout
+
     current = observed.colors["main"]
     low, high = service.release.rolling.percents
     count = current.desired_count or service.desired_count

@@ -6,30 +6,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from deployer.release.plan import Plan, dns_ttl, healthy_timeout, other, spec_digest
-from deployer.release.steps import (
-    NEW_REVISION,
-    Bake,
-    DeployColor,
-    Gate,
-    GateLimits,
-    Pause,
-    PointTestListener,
-    PreTrafficCheck,
-    Promote,
-    RegisterTaskDefinition,
-    ScaleDown,
-    ShiftTraffic,
-    Step,
-    WaitHealthy,
-)
-
 if TYPE_CHECKING:
-    from deployer.release.plan import Observed, ReleaseRequest
+    from deployer.release.plan import Observed, Plan, ReleaseRequest
     from deployer.spec.models import Service
 
 
 def plan_shifts(service: "Service", observed: "Observed", request: "ReleaseRequest", pre_traffic_check: bool = False) -> Plan:
+    # The engine is imported when a plan is made: validating a spec reads the registry (names,
+    # colors) and must not pay for it.
+    from deployer.release.plan import Plan, dns_ttl, healthy_timeout, other, spec_digest
+    from deployer.release.steps import (
+        NEW_REVISION,
+        Bake,
+        DeployColor,
+        Gate,
+        GateLimits,
+        Pause,
+        PointTestListener,
+        PreTrafficCheck,
+        Promote,
+        RegisterTaskDefinition,
+        ScaleDown,
+        ShiftTraffic,
+        Step,
+        WaitHealthy,
+    )
     live = observed.live_color()
     idle = other(live)
     current = observed.colors[live]
