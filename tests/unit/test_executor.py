@@ -289,3 +289,17 @@ def test_sigint_restores_traffic_and_exits_130_within_7_seconds(web):
     assert elapsed < 7.0
     assert target.weights_now == {"blue": 100, "green": 0}
     assert ex.journal.latest("web").state == states.INTERRUPTED
+
+
+def test_rolling_watch_reads_the_gate_once_per_period_and_once_more_when_done(examples_config, clock):
+    """A gate window changes once per period; reading it at every 2 s poll sent requests that told nothing new."""
+    worker = examples_config.services["worker-web"]  # gates.period: 60 s by default
+    target = FakeTarget.rolling_service(clock, start_polls=40)
+    ex = make(worker, target, clock)
+    started = clock()
+    assert releases.release(ex, request_from_spec(worker, "w:2"), actor="t").state == states.RELEASED
+    polls, reads = target.calls.count("rollout"), target.calls.count("window")
+    minutes = (clock() - started) / 60
+    assert polls >= 30, polls  # the rollout took a while, polled every 2 s
+    assert reads <= int(minutes) + 2, (reads, minutes)  # one read per started minute, plus the last one
+    assert reads >= 2

@@ -75,6 +75,7 @@ def watch_rollout(ex: Executor, step: WatchRollout, index, rollback=False) -> No
     seen_events: set[str] = set()
     first = True
     low = ex.deploy_step().min_healthy_percent
+    gate_due = ex.clock()  # the gate's metrics change once per period: reading them every poll tells nothing new
     while True:
         rollout = ex.target.rollout(step.color)
         for event_id, message in reversed(rollout.events):
@@ -89,12 +90,14 @@ def watch_rollout(ex: Executor, step: WatchRollout, index, rollback=False) -> No
             reason = rollout.rollout_reason or "the deployment failed"
             name = Why.CIRCUIT_BREAKER if "circuit breaker" in reason.lower() else Why.DEPLOYMENT_FAILED
             raise StepFailed(name, f"ECS: {reason}")
-        if step.limits is not None:
+        done = rollout.rollout_state == "COMPLETED" and rollout.deployments <= 1 and (not expected or rollout.task_definition == expected)
+        if step.limits is not None and (done or ex.clock() >= gate_due):  # and once more on the newest data when done
+            gate_due = ex.clock() + step.limits.period
             v = evaluate(ex, step.color, None, step.limits)
             if v.outcome == Outcome.FAIL:
                 record_verdict(ex, index, 100, v)
                 raise StepFailed(v.reason, v.detail)
-        if rollout.rollout_state == "COMPLETED" and rollout.deployments <= 1 and (not expected or rollout.task_definition == expected):
+        if done:
             return
         if ex.clock() >= deadline:
             if rollback:
