@@ -70,6 +70,7 @@ class Executor:
     _unsaved: DeployerError | None = field(init=False, default=None)  # the last record write that failed
     _rolling_back: bool = field(init=False, default=False)
     resumed: bool = field(init=False, default=False)  # the record was begun by another run
+    last_gate: tuple | None = field(init=False, default=None)  # (window, verdict): closed periods read the same again
 
     # ------------------------------------------------------------------ running
     def __post_init__(self) -> None:
@@ -84,6 +85,7 @@ class Executor:
         self._unsaved = None
         self._rolling_back = False
         self.resumed = resumed
+        self.last_gate = None
 
     def run(self, plan: Plan, record: ReleaseRecord, lease: Lease, *, resumed: bool = True) -> ReleaseRecord:
         """Run from `record.step_index` to the end; roll back on failure. Returns the final record.

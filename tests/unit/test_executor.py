@@ -303,3 +303,18 @@ def test_rolling_watch_reads_the_gate_once_per_period_and_once_more_when_done(ex
     assert polls >= 30, polls  # the rollout took a while, polled every 2 s
     assert reads <= int(minutes) + 2, (reads, minutes)  # one read per started minute, plus the last one
     assert reads >= 2
+
+
+def test_bake_reads_a_closed_window_once(web, clock):
+    """Polls inside one gate period find the same closed periods: the verdict is kept, not read again."""
+    gates = web.release.gates.model_copy(update={"period": 60})
+    slow = web.model_copy(update={"release": web.release.model_copy(update={"bake": 240, "steps": [10, 100], "gates": gates})})
+    target = FakeTarget.colors_service(clock, behaviour={"example/web:2": Behaviour(0.01, 100)})
+    ex = make(slow, target, clock)
+    record = releases.release(ex, request_from_spec(slow, "example/web:2"), actor="tester")
+    assert record.state == states.RELEASED
+    polls = target.calls.count("healthy")  # every bake poll checks the canary still has healthy targets
+    reads = target.calls.count("window")
+    assert polls >= 2 * 240 / 2 - 10, polls  # two bakes of 240 s polled every 2 s
+    # the first period after a shift is read as it fills (it changes); after that, once per closed period
+    assert reads * 3 < polls, (reads, polls)
