@@ -53,20 +53,24 @@ def record_verdict(ex: Executor, step_index: int | None, weight: int, v: Verdict
         ex.fail_at = ex.clock()
 
 
-def poll_line(ex: Executor, canary: str, v: Verdict | None, limits: GateLimits) -> str:
-    try:
-        healthy = ex.target.healthy(canary)
-    except DeployerError:
-        healthy = None
+def poll_line(ex: Executor, canary: str, healthy: int | None, v: Verdict | None, limits: GateLimits) -> str:
     return lines.poll_line(ex.record.weights or {}, canary, healthy, v, limits)
 
 
-def check_canary_serving(ex: Executor, canary: str) -> None:
+def check_canary_serving(ex: Executor, canary: str) -> int | None:
     """A canary that takes traffic with no healthy target left (its tasks died) fails at once:
-    its requests go to no target, so they never reach the target group's metrics."""
+    its requests go to no target, so they never reach the target group's metrics. Returns the
+    healthy count for the progress line (one DescribeTargetHealth per poll, not two)."""
     weight = (ex.record.weights or {}).get(canary, 0)
-    if weight > 0 and ex.target.healthy(canary) == 0:
+    try:
+        healthy = ex.target.healthy(canary)
+    except DeployerError:
+        if weight > 0:
+            raise
+        return None  # the progress line shows "?"; a canary with no traffic has nothing to fail
+    if weight > 0 and healthy == 0:
         raise StepFailed(Reason.CANARY_UNHEALTHY, f"{canary} has no healthy targets left while serving {weight}% of the traffic")
+    return healthy
 
 
 def bake(ex: Executor, step: Bake, index, rollback=False) -> None:
@@ -75,13 +79,13 @@ def bake(ex: Executor, step: Bake, index, rollback=False) -> None:
     end = ex.clock() + step.seconds
     while ex.clock() < end:
         ex.wait(min(ex.settings.poll, end - ex.clock()))
-        check_canary_serving(ex, canary)
+        healthy = check_canary_serving(ex, canary)
         if step.limits is None:
             continue
         weights = ex.record.weights or {}
         base = baseline if weights.get(baseline, 0) > 0 else None
         v = evaluate(ex, canary, base, step.limits)
-        ex.progress.line(poll_line(ex, canary, v, step.limits))
+        ex.progress.line(poll_line(ex, canary, healthy, v, step.limits))
         if v.outcome == Outcome.FAIL:  # fail fast; PASS or INCONCLUSIVE keep baking
             record_verdict(ex, index, weights.get(canary, 0), v)
             raise StepFailed(v.reason, v.detail)
@@ -91,10 +95,10 @@ def gate(ex: Executor, step: Gate, index, rollback=False) -> None:
     limits = step.limits
     inconclusive = 0
     while True:
-        check_canary_serving(ex, step.canary)
+        healthy = check_canary_serving(ex, step.canary)
         v = evaluate(ex, step.canary, step.baseline, limits)
         record_verdict(ex, index, step.weight, v)
-        ex.progress.line(poll_line(ex, step.canary, v, limits))
+        ex.progress.line(poll_line(ex, step.canary, healthy, v, limits))
         if v.outcome == Outcome.PASS:
             return
         if v.outcome == Outcome.FAIL:
