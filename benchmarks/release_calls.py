@@ -4,7 +4,8 @@ Runs against an in-process moto server (ELBv2, Route53, DynamoDB, CloudFormation
 ECS and GetMetricData are the test fakes at the adapter interface, counted as the requests the
 real adapters send for the same calls. Requests are shown by kind: the release's AWS work (ELBv2,
 Route53, ECS, CloudWatch) apart from the journal's lock and record writes (DynamoDB). No other tool is
-measured in this run, so none is compared with. Run: .venv/bin/python benchmarks/release_calls.py
+measured in this run, so none is compared with; rolling_calls_sandbox.py measures ecs-deploy beside
+deployer. Run: .venv/bin/python benchmarks/release_calls.py
 """
 
 from __future__ import annotations
