@@ -48,7 +48,7 @@ def run(service, weights: int) -> tuple[float, int, int]:
 
 def main() -> None:
     service = load_config(ROOT / "examples" / "deployer.yaml").services["web"]
-    service = service.model_copy(update={"release": service.release.model_copy(update={"gates": service.release.gates.model_copy(update={"min_requests": 1, "max_5xx_rate": 50.0})})})
+    service = service.replace(**{"release": service.release.replace(**{"gates": service.release.gates.replace(**{"min_requests": 1, "max_5xx_rate": 50.0})})})
     run(service, 4)  # warm-up: imports (scipy) and caches, not counted
     print(f"{'weights':>7} {'steps':>6} {'seconds':>8} {'us/step':>9} {'largest item':>13}")
     rows = []

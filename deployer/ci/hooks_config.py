@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from deployer.errors import ConfigError
-from deployer.spec.models import StrategyName
+from deployer.spec.checked import StrategyName
+
+Strategy = Annotated[str, AfterValidator(lambda name: str(StrategyName.parse(name)))]  # the spec's rule: the registry
 
 
 LISTEN = r"^[\w.\-]+:\d{1,5}$"  # host:port
@@ -26,7 +28,7 @@ class HookRelease(Model):
     image: str = Field(description="Image to release; `{tag}` is replaced by the delivery's tag.")
     tag_pattern: str = Field(r"^v?\d+\.\d+\.\d+$", description="Regular expression a tag must match in full.")
     repository: str | None = Field(None, description="GitHub owner/name the delivery must come from (GitHub only).")
-    strategy: StrategyName | None = None
+    strategy: Strategy | None = None
 
     @field_validator("image")
     @classmethod

@@ -1,12 +1,14 @@
 """Command line: parse, build objects through the factory, call one function, render.
 
-Imports stay inside the commands so `deployer --help` does not pay for boto3 or pydantic.
+Imports stay inside the commands so `deployer --help` does not pay for boto3, msgspec or pydantic, and
+each command's module is imported when that command runs (`deployer validate` loads no release code).
 Every DeployerError ends here as one clear message and its exit code (README, "Exit codes").
 """
 
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 from pathlib import Path
 
 import click
@@ -16,8 +18,28 @@ from deployer.errors import DeployerError, ExitCode
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# command -> the module (deployer/cli/<module>.py) that defines it at module level under that name
+COMMANDS = {
+    "validate": "spec_cmds", "schema": "spec_cmds", "synth": "spec_cmds",
+    "bootstrap": "stack_cmds", "provision": "stack_cmds",
+    "release": "release_cmds", "resume": "release_cmds", "rollback": "release_cmds", "promote": "release_cmds",
+    "abort": "release_cmds", "tidy": "release_cmds", "status": "release_cmds", "history": "release_cmds",
+    "sandbox": "sandbox_cmds", "pipelines": "pipelines_cmds", "webhook": "webhook_cmds",
+}
 
-@click.group(context_settings=CONTEXT)
+
+class LazyGroup(click.Group):
+    """The root group: a command's module is imported when the command is looked up."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name: str):
+        module = COMMANDS.get(name)
+        return getattr(import_module(f"deployer.cli.{module}"), name) if module else None
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.option("-c", "--config", "config_path", default="deployer.yaml", envvar="DEPLOYER_CONFIG", show_default=True,
               type=click.Path(dir_okay=False, path_type=Path), help="Service spec file.")
 @click.option("--region", envvar="AWS_REGION", help="AWS region (default: AWS_REGION).")
@@ -37,15 +59,6 @@ def cli(ctx, config_path, region, profile, endpoint_url, output, debug):
     ctx.obj = Factory(config_path=config_path, region=region, profile=profile, endpoint_url=endpoint_url, output=output,
                       github=os.environ.get("GITHUB_ACTIONS") == "true")
     ctx.meta["debug"] = debug
-
-
-from deployer.cli import pipelines_cmds, release_cmds, sandbox_cmds, spec_cmds, stack_cmds, webhook_cmds  # noqa: E402
-
-for command in (spec_cmds.validate, spec_cmds.schema, spec_cmds.synth, stack_cmds.bootstrap, stack_cmds.provision,
-                release_cmds.release, release_cmds.resume, release_cmds.rollback, release_cmds.promote, release_cmds.abort,
-                release_cmds.tidy, release_cmds.status, release_cmds.history,
-                sandbox_cmds.sandbox, pipelines_cmds.pipelines, webhook_cmds.webhook):
-    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,37 +26,38 @@ class StrategyChoice(click.Choice):
         pass
 
 
-def _checked(flag: str, value, check):
-    """`check()` validates a flag with the spec's own types and validators (so flags and deployer.yaml
-    cannot drift); a failure is one line naming the flag, its value (clipped) and what was expected."""
-    from pydantic import ValidationError
+def _checked(flag: str, value, check, model: type | None = None, data=None):
+    """`check()` validates a flag with the spec's own types and rules (so flags and deployer.yaml
+    cannot drift): a model's conversion of `data`, or a checked type's parse. A failure is one line
+    naming the flag, its value (clipped) and what was expected."""
+    import msgspec
 
-    from deployer.spec.loader import describe
+    from deployer.spec.loader import explain
     from deployer.spec.units import clip
 
     try:
         return check()
-    except ValidationError as exc:
+    except (msgspec.ValidationError, ValueError) as exc:
+        message = explain(exc, model, data) if isinstance(exc, msgspec.ValidationError) else str(exc)
         shown = value if isinstance(value, str) and value.isprintable() and " " not in value and 0 < len(value) <= 60 else clip(value)
-        raise UsageError(f"{flag} {shown}: {describe(exc.errors()[0])}") from None
+        raise UsageError(f"{flag} {shown}: {message}") from None
 
 
 def _parse_image(image: str) -> str:
-    from pydantic import TypeAdapter
+    from deployer.spec.checked import Image
 
-    from deployer.spec.models import Image
-
-    return _checked("--image", image, lambda: TypeAdapter(Image).validate_python(image))
+    return _checked("--image", image, lambda: Image.parse(image))
 
 
 def _parse_steps(text: str | None):
     if text is None:
         return None
-    from deployer.spec.models import Release
+    from deployer.spec.models import Release, convert
 
     items = [t.strip() for t in text.split(",") if t.strip()]
     parsed = [int(t) if t.isascii() and t.isdigit() and len(t) <= 6 else t for t in items]
-    return _checked("--steps", text, lambda: Release(steps=parsed).steps)
+    data = {"steps": parsed}
+    return _checked("--steps", text, lambda: convert(data, Release).steps, Release, data)
 
 
 def with_gate_limits(spec, max_5xx_rate: float | None, max_p99_ms: int | None):
@@ -65,26 +66,32 @@ def with_gate_limits(spec, max_5xx_rate: float | None, max_p99_ms: int | None):
     limits = {k: v for k, v in (("max_5xx_rate", max_5xx_rate), ("max_p99_ms", max_p99_ms)) if v is not None}
     if not limits:
         return spec
-    from deployer.spec.models import Gates
+    import math
 
-    values = spec.release.gates.model_dump()
+    import msgspec
+
+    from deployer.spec.checked import enc_hook
+    from deployer.spec.models import Gates, convert
+
+    values = msgspec.to_builtins(spec.release.gates, enc_hook=enc_hook)
     for name, value in limits.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{flag} {value}: expected a finite number (got {value})")
         values[name] = value
-        gates = _checked("--" + name.replace("_", "-"), value, lambda: Gates.model_validate(values))
-    return spec.model_copy(update={"release": spec.release.model_copy(update={"gates": gates})})
+        gates = _checked(flag, value, lambda: convert(values, Gates), Gates, values)
+    return spec.replace(release=spec.release.replace(gates=gates))
 
 
 def _parse_seconds(flag: str, text: str | None):
     """--bake with the bounds of release.bake in deployer.yaml; --poll within 1s..5m."""
     if text is None:
         return None
-    from pydantic import TypeAdapter
-
-    from deployer.spec.models import PollSeconds, Release
+    from deployer.spec.models import PollSeconds, Release, convert
 
     if flag == "--bake":
-        return _checked(flag, text, lambda: Release(bake=text).bake)
-    return _checked(flag, text, lambda: TypeAdapter(PollSeconds).validate_python(text))
+        return _checked(flag, text, lambda: convert({"bake": text}, Release).bake, Release, {"bake": text})
+    return _checked(flag, text, lambda: PollSeconds.parse(text))
 
 
 MAX_WAIT_FOR_LOCK = 15 * 60

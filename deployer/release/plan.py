@@ -93,7 +93,11 @@ class Plan:
 
 
 def spec_digest(service: Service) -> str:
-    return hashlib.sha256(service.model_dump_json().encode()).hexdigest()[:16]
+    import msgspec
+
+    from deployer.spec.checked import enc_hook
+
+    return hashlib.sha256(msgspec.json.encode(service, enc_hook=enc_hook)).hexdigest()[:16]
 
 
 def healthy_timeout(service: Service) -> int:

@@ -1,7 +1,7 @@
 """The service spec: `deployer.yaml` -> validated, typed objects. Pure apart from reading the file.
 
 The names below load on first use, so that a light submodule (`deployer.spec.units`) does not
-bring pydantic and YAML with it: `deployer --help` stays fast.
+bring msgspec and YAML with it: `deployer --help` stays fast.
 """
 
 from __future__ import annotations

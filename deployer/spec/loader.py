@@ -6,17 +6,18 @@ was expected, e.g. `deployer.yaml:14: services.web.release.steps[2]: expected a 
 
 from __future__ import annotations
 
-import difflib
+import math
+import re
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
 from deployer.errors import ConfigError
-from deployer.spec.models import DeployerConfig, Service
+from deployer.spec.lean_msgspec import msgspec
+from deployer.spec.models import ITEM_MESSAGES, DeployerConfig, Model, Service, convert
 from deployer.spec.safe_yaml import load_yaml, path_text, read_text
 from deployer.spec.units import clip
 
@@ -57,17 +58,158 @@ def parse_config(text: str, filename: str = DEFAULT_FILE) -> DeployerConfig:
                 )
             merged[key] = {**_deep_merge(defaults, body), "name": key}
         data = {**data, "services": merged}
-    try:
-        config = DeployerConfig.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(_format(err, filename, root) for err in exc.errors())
-    else:
+    problems.extend(_non_finite(data, filename, root))
+    config = None
+    if not problems:
+        config, found = _validate(data)
+        problems.extend(_format(loc, message, value, filename, root) for loc, message, value in found)
+    if config is not None:
         from deployer.spec.clashes import clashes
 
         problems.extend(f"{filename}:{_line(root, loc)}: {_path_text(loc)}: {message}" for loc, message in clashes(config))
     if problems:
         raise ConfigError(_dedupe(problems))
     return config
+
+
+class _TopLevel(Model):
+    """deployer.yaml around its services, which are checked one by one (each names its key)."""
+
+    services: typing.Annotated[dict[str, Any], msgspec.Meta(min_length=1)]
+    version: typing.Literal[1] = 1
+    defaults: dict[str, Any] = {}
+
+
+def _validate(data: dict) -> tuple[DeployerConfig | None, list[tuple[tuple, str, Any]]]:
+    """The config, or the first problem of the top level and of each service: (path, message, value)."""
+    found = []
+    try:
+        top = convert(data, _TopLevel)
+    except msgspec.ValidationError as exc:
+        return None, [_problem(exc, (), _TopLevel, data)]
+    services = {}
+    for key, body in top.services.items():
+        try:
+            services[key] = convert(body, Service)
+        except msgspec.ValidationError as exc:
+            found.append(_problem(exc, ("services", key), Service, body))
+    if found:
+        return None, found
+    return DeployerConfig(services=services, version=top.version, defaults=top.defaults), []
+
+
+_AT = re.compile(r"^(?P<message>.*?)(?: - at (?:`(?P<key>key)` in )?`\$(?P<path>[^`]*)`)?$", re.S)
+_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[\.\.\.\]")
+
+
+def _problem(exc: msgspec.ValidationError, prefix: tuple, model: type, data: Any) -> tuple[tuple, str, Any]:
+    """msgspec's one-line error as (path from the file's top, message in our words, the value given)."""
+    match = _AT.match(str(exc))
+    message, loc = match["message"], []
+    for part in _PART.finditer(match["path"] or ""):
+        if part.group(0) == "[...]":
+            break  # a value under a mapping key msgspec does not name: point at the mapping
+        loc.append(part.group(1) if part.group(1) is not None else int(part.group(2)))
+    named = re.match(r"^\[(\w+)\] (.*)$", message, re.S)  # models.field_error: a rule about one field
+    missing = re.match(r"^Object missing required field `(.+)`$", message)
+    unknown = re.match(r"^Object contains unknown field `(.+)`$", message)
+    if named:
+        loc.append(named[1])
+        message = named[2]
+    elif missing:
+        loc.append(missing[1])
+        message = "required field is missing"
+    elif unknown:
+        loc.append(unknown[1])
+        import difflib
+
+        allowed = _fields_at(model, tuple(loc[:-1]))
+        message = "unknown field"
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
+        elif allowed:
+            message += f"; expected one of: {', '.join(allowed)}"
+    elif len(loc) >= 2 and isinstance(loc[-1], int) and loc[-2] in ITEM_MESSAGES:
+        value = _value_at(data, loc)
+        message = ITEM_MESSAGES[loc[-2]] + (f" (got {clip(value)})" if value is not _MISSING else "")
+    elif match["key"]:
+        message = f"a key {describe(message, _bad_key(_value_at(data, loc), message))}"
+    else:
+        message = describe(message, _value_at(data, loc), _literal_at(model, tuple(loc)))
+    return (*prefix, *loc), message, None
+
+
+def explain(exc: msgspec.ValidationError, model: type, data: Any) -> str:
+    """One msgspec error in our words, without its location: for flags checked with the spec's types."""
+    return _problem(exc, (), model, data)[1]
+
+
+_MISSING = object()
+_TYPES = {"int": "a whole number", "float": "a number", "str": "a text", "bool": "true or false", "object": "a mapping",
+          "array": "a list", "null": "nothing"}
+_BOUNDS = {">=": "greater than or equal to", "<=": "less than or equal to", ">": "greater than", "<": "less than"}
+
+
+def describe(message: str, value: Any = _MISSING, choices: tuple | None = None) -> str:
+    """What one msgspec error expected, in words, with the value given (clipped); no location.
+
+    Shared with the command line, which checks flags with the spec's own types.
+    """
+    text = message
+    kind = re.match(r"^Expected `([^`]+)`, got `([^`]+)`$", message)
+    bound = re.match(r"^Expected `(\w+)` (>=|<=|>|<) (\S+)$", message)
+    length = re.match(r"^Expected `(\w+)` of length (>=|<=) (\d+)$", message)
+    pattern = re.match(r"^Expected `str` matching regex '(.*)'$", message, re.S)
+    if kind:
+        text = "expected " + " or ".join(_TYPES.get(t.strip(), t.strip()) for t in kind[1].split("|"))
+    elif bound:
+        text = f"expected {_BOUNDS[bound[2]]} {bound[3]}"
+    elif length:
+        unit = "character" if length[1] == "str" else "item"
+        text = f"expected {'at least' if length[2] == '>=' else 'at most'} {length[3]} {unit}{'' if length[3] == '1' else 's'}"
+    elif pattern:
+        text = f"expected a text that should match pattern '{pattern[1]}'"
+    elif message.startswith("Invalid enum value") and choices:
+        shown = [repr(c) for c in choices]
+        text = "expected " + (", ".join(shown[:-1]) + " or " + shown[-1] if len(shown) > 1 else shown[0])
+    elif message.startswith("Invalid enum value"):
+        text = "expected one of the allowed values"
+    ours = not message.startswith(("Expected `", "Invalid enum value"))  # a rule of ours says what it got, if it helps
+    if value is not _MISSING and isinstance(value, (str, int, float, bool)) and "(got" not in text and not ours:
+        text += f" (got {clip(value)})"
+    return text
+
+
+def _bad_key(mapping: Any, message: str) -> Any:
+    """The first key of `mapping` that breaks the pattern msgspec names, to show what was given."""
+    pattern = re.match(r"^Expected `str` matching regex '(.*)'$", message, re.S)
+    if isinstance(mapping, dict) and pattern:
+        return next((k for k in mapping if not (isinstance(k, str) and re.search(pattern[1], k))), _MISSING)
+    return _MISSING
+
+
+def _value_at(data: Any, loc: list) -> Any:
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return _MISSING
+    return node
+
+
+def _non_finite(data: Any, filename: str, root, loc: tuple = ()) -> list[str]:
+    """NaN or an infinity anywhere would disable a gate or a bound: no field takes one."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return [f"{filename}:{_line(root, loc)}: {_path_text(loc)}: expected a finite number (got {data!r})"]
+    if isinstance(data, dict):
+        return [line for key, value in data.items() for line in _non_finite(value, filename, root, (*loc, key))]
+    if isinstance(data, list):
+        return [line for i, value in enumerate(data) for line in _non_finite(value, filename, root, (*loc, i))]
+    return []
 
 
 def load_service(path: str | Path, name: str) -> Service:
@@ -96,30 +238,11 @@ def _dedupe(lines: list[str]) -> list[str]:
     return list(seen)
 
 
-def _clean_loc(loc: tuple) -> tuple:
-    """Drop pydantic's union/validator tags (`int`, `function-before[...]`) from a location."""
-    return tuple(p for p in loc if isinstance(p, int) or ("[" not in p and p not in ("int", "str", "float", "bool")))
-
-
 def _path_text(loc: tuple) -> str:
     return path_text(loc)
 
 
-def _format(err: dict, filename: str, root: yaml.Node | None) -> str:
-    loc = _clean_loc(err["loc"])
-    kind = err["type"]
-    if kind == "missing":
-        text = "required field is missing"
-    elif kind == "extra_forbidden":
-        allowed = _fields_at(loc[:-1])
-        text = "unknown field"
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        if close:
-            text += f"; did you mean {close[0]!r}?"
-        elif allowed:
-            text += f"; expected one of: {', '.join(allowed)}"
-    else:
-        text = describe(err)
+def _format(loc: tuple, text: str, _value: Any, filename: str, root: yaml.Node | None) -> str:
     line, found = _line_found(root, loc)
     if not found and len(loc) > 2 and loc[0] == "services":
         # The value may come from `defaults:`; point there when it does.
@@ -127,19 +250,6 @@ def _format(err: dict, filename: str, root: yaml.Node | None) -> str:
         if default_found:
             line, text = default_line, f"{text} (set in defaults)"
     return f"{filename}:{line}: {_path_text(loc)}: {text}"
-
-
-def describe(err: dict) -> str:
-    """What one pydantic error expected, in words, with the value given (clipped); no location.
-
-    Shared with the command line, which checks flags with the spec's own types.
-    """
-    text = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    text = text.replace("Input should be a valid dictionary", "expected a mapping").replace("Input should be", "expected").replace("String should", "expected a text that should")
-    got = err.get("input")
-    if err["type"] != "value_error" and isinstance(got, (str, int, float, bool)) and "got" not in text:
-        text += f" (got {clip(got)})"
-    return text
 
 
 def _line(root: yaml.Node | None, loc: tuple) -> int:
@@ -169,27 +279,40 @@ def _line_found(root: yaml.Node | None, loc: tuple) -> tuple[int, bool]:
     return line, True
 
 
-def _fields_at(loc: tuple) -> list[str]:
-    """Field names of the model found at `loc`, to suggest a fix for an unknown field."""
-    current: Any = DeployerConfig
+def _type_at(model: type, loc: tuple) -> Any:
+    """The declared type found at `loc` under `model` (a Struct), or None."""
+    current: Any = model
     for part in loc:
         current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return []
-            current = field.annotation
+        if isinstance(current, type) and issubclass(current, msgspec.Struct):
+            hints = typing.get_type_hints(current, include_extras=True)
+            if str(part) not in hints:
+                return None
+            current = hints[str(part)]
         else:
             origin = typing.get_origin(current)
             args = typing.get_args(current)
             if origin in (list, dict) and args:
                 current = args[-1]
             else:
-                return []
-    current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [name for name in current.model_fields if name != "name" or current is not Service]
+                return None
+    return current
+
+
+def _fields_at(model: type, loc: tuple) -> list[str]:
+    """Field names of the model found at `loc`, to suggest a fix for an unknown field."""
+    current = _unwrap(_type_at(model, loc))
+    if isinstance(current, type) and issubclass(current, msgspec.Struct):
+        return [name for name in current.__struct_fields__ if name != "name" or current is not Service]
     return []
+
+
+def _literal_at(model: type, loc: tuple) -> tuple | None:
+    """The allowed values of a Literal field, for "expected 'a' or 'b'"."""
+    current = _unwrap(_type_at(model, loc))
+    if typing.get_origin(current) is typing.Literal:
+        return typing.get_args(current)
+    return None
 
 
 def _unwrap(annotation: Any) -> Any:

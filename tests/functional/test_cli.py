@@ -113,20 +113,29 @@ def test_provision_dry_run_against_moto(capsys, spec_path):
 
 def test_help_is_fast_because_imports_are_lazy():
     """`deployer --help` must not import boto3, pydantic, troposphere or the release engine (see benchmarks/cli_startup.py)."""
-    heavy = "('boto3','pydantic','troposphere','botocore','deployer.release.steps','deployer.release.strategies')"
+    heavy = "('boto3','pydantic','msgspec','troposphere','botocore','deployer.release.steps','deployer.release.strategies')"
     code = f"import sys; from deployer.cli import cli; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert out.strip() == "[]"
 
 
 def test_validate_loads_no_aws_client_template_library_or_release_engine():
-    """`deployer validate` reads the spec only: no boto3, troposphere or planning code (benchmarks/synth_floor.py)."""
-    heavy = "('boto3','botocore','troposphere','deployer.release.steps','deployer.release.plan')"
+    """`deployer validate` reads the spec only: no boto3, troposphere, pydantic or planning code (benchmarks/synth_floor.py)."""
+    heavy = "('boto3','botocore','troposphere','pydantic','typing_extensions','deployer.release.steps','deployer.release.plan')"
     code = (f"import sys; from deployer.cli import main; sys.argv = ['deployer', '-c', {str(EXAMPLES / 'deployer.yaml')!r}, 'validate']\n"
             f"try:\n    main()\nexcept SystemExit:\n    pass\n"
             f"print(sorted(m for m in {heavy} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_msgspec_is_loaded_without_typing_extensions_which_stays_importable():
+    code = ("import sys; from deployer.spec import parse_config; import pydantic, typing_extensions\n"
+            "from pydantic import BaseModel\n"
+            "class A(BaseModel):\n    x: typing_extensions.Literal['a'] = 'a'\n"
+            "print(A().x, sys.modules['msgspec']._utils._get_type_hints.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["a", "typing"], out.stderr
 
 
 @pytest.mark.parametrize("args,message", [

@@ -24,7 +24,7 @@ IMAGE = ("expected an image [registry[:port]/]name[:tag][@digest]: lowercase nam
     (("--image", "example/web:2\nINJECTED"), "--image 'example/web:2\\nINJECTED': " + IMAGE.format("'example/web:2\\nINJECTED'")),
     (("--image", "example/web:2\x1b[31m"), "--image 'example/web:2\\x1b[31m': " + IMAGE.format("'example/web:2\\x1b[31m'")),
     (("--image", "a" * 5000), f"--image '{'a' * 55}...': " + IMAGE.format("5000 characters")),
-    (("--image", "x:1", "--bake", "99999999999"), "--bake 99999999999: expected less than or equal to 86400 (got 99999999999)"),
+    (("--image", "x:1", "--bake", "99999999999"), "--bake 99999999999: expected less than or equal to 86400 (got '99999999999')"),
     (("--image", "x:1", "--bake", "1h99m"), "--bake 1h99m: expected minutes and seconds 0..59 after a larger unit (got '1h99m'; did you mean 2h39m?)"),
     (("--image", "x:1", "--bake", "nan"), "--bake nan: expected a duration such as 30s, 2m or 1h30m (got 'nan')"),
     (("--image", "x:1", "--poll", "0"), "--poll 0: expected greater than or equal to 1 (got '0')"),
@@ -73,9 +73,9 @@ def _bomb() -> str:
      "{f}:56: services.web: duplicate key (first at line 31); a key may appear once, a second one would silently replace the first"),
     (lambda t: _bomb() + t, "{f}:5: e: aliases expand to more than 10,000 values; write the values out or share them with `defaults:`"),
     (lambda t: t.replace("bake: 10s", "bake: .inf", 1),
-     "{f}:47: services.web.release.bake: expected a duration such as 30s, 2m or 1h30m, a finite number of seconds (got inf)"),
+     "{f}:47: services.web.release.bake: expected a finite number (got inf)"),
     (lambda t: t.replace("bake: 10s", "bake: 1.0e+400", 1),
-     "{f}:47: services.web.release.bake: expected a duration such as 30s, 2m or 1h30m, a finite number of seconds (got inf)"),
+     "{f}:47: services.web.release.bake: expected a finite number (got inf)"),
     (lambda t: "x: " + "[" * 20000 + "]" * 20000 + "\n" + t, None),
 ])
 def test_bad_spec_files_give_one_line_and_exit_2(capsys, tmp_path, edit, message):

@@ -241,8 +241,8 @@ def test_a_300_step_release_stays_far_below_the_item_limit(journal):
 
     clock = FakeClock()
     service = load_config(EXAMPLES / "deployer.yaml").services["web"]
-    gates = service.release.gates.model_copy(update={"min_requests": 1, "max_5xx_rate": 50.0})
-    service = service.model_copy(update={"release": service.release.model_copy(update={"gates": gates})})
+    gates = service.release.gates.replace(**{"min_requests": 1, "max_5xx_rate": 50.0})
+    service = service.replace(**{"release": service.release.replace(**{"gates": gates})})
     target = FakeTarget.colors_service(clock, behaviour={"example/web:2": Behaviour(0.0, 100)})
     runner = Executor(service, target, journal, RecordingProgress(), clock=clock, sleep=clock.sleep, settings=Settings(poll=2.0))
     request = ReleaseRequest(image="example/web:2", strategy="canary", steps=tuple(range(1, 101)), bake=0, keep_previous=0)

@@ -307,8 +307,8 @@ def test_rolling_watch_reads_the_gate_once_per_period_and_once_more_when_done(ex
 
 def test_bake_reads_a_closed_window_once(web, clock):
     """Polls inside one gate period find the same closed periods: the verdict is kept, not read again."""
-    gates = web.release.gates.model_copy(update={"period": 60})
-    slow = web.model_copy(update={"release": web.release.model_copy(update={"bake": 240, "steps": [10, 100], "gates": gates})})
+    gates = web.release.gates.replace(**{"period": 60})
+    slow = web.replace(**{"release": web.release.replace(**{"bake": 240, "steps": [10, 100], "gates": gates})})
     target = FakeTarget.colors_service(clock, behaviour={"example/web:2": Behaviour(0.01, 100)})
     ex = make(slow, target, clock)
     record = releases.release(ex, request_from_spec(slow, "example/web:2"), actor="tester")

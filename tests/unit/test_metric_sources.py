@@ -11,7 +11,7 @@ from deployer.release.sources import Window
 from deployer.release.sources.alb import AlbSource
 from deployer.release.sources.cloudwatch_metric import CloudWatchMetricSource
 from deployer.release.steps import Gate, GateLimits
-from deployer.spec.models import Gates
+from deployer.spec.models import Gates, convert
 
 ERRORS = MetricCheck("checkout-errors", "Example/App", "CheckoutFailures", (("ServiceName", "{service}"),), "Sum", "errors",
                      limit=5.0, margin=0.5)
@@ -106,8 +106,8 @@ def test_an_inconclusive_alb_holds_even_when_the_metric_passes():
 
 
 def test_metric_gates_travel_in_the_stored_plan():
-    gates = Gates(metrics=[{"name": "checkout-errors", "namespace": "Example/App", "metric": "CheckoutFailures",
-                            "dimensions": {"ServiceName": "{service}"}, "kind": "errors", "limit": 5, "margin": 0.5}])
+    gates = convert({"metrics": [{"name": "checkout-errors", "namespace": "Example/App", "metric": "CheckoutFailures",
+                                  "dimensions": {"ServiceName": "{service}"}, "kind": "errors", "limit": 5, "margin": 0.5}]}, Gates)
     limits = GateLimits.from_spec(gates)
     assert limits.metrics == (ERRORS,)
     gate = Gate("green", "blue", 10, limits)
@@ -146,10 +146,10 @@ def test_metric_gates_are_checked_with_the_field_named(entry, expected):
 
 
 def with_metric(service):
-    gates = service.release.gates.model_copy(update={"metrics": Gates(metrics=[{
+    gates = service.release.gates.replace(**{"metrics": convert({"metrics": [{
         "name": "checkout-errors", "namespace": "Example/App", "metric": "CheckoutFailures",
-        "dimensions": {"ServiceName": "{service}"}, "kind": "errors", "limit": 5, "margin": 1}]).metrics})
-    return service.model_copy(update={"release": service.release.model_copy(update={"gates": gates})})
+        "dimensions": {"ServiceName": "{service}"}, "kind": "errors", "limit": 5, "margin": 1}]}, Gates).metrics})
+    return service.replace(**{"release": service.release.replace(**{"gates": gates})})
 
 
 def test_the_executor_rolls_back_on_a_custom_metric_and_a_resume_keeps_judging_by_it(examples_config):

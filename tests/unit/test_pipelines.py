@@ -49,7 +49,7 @@ def test_action_inputs_outputs_and_no_expressions_in_scripts():
 
 
 def test_action_flags_exist_on_the_command_line():
-    release = cli.commands["release"]
+    release = cli.get_command(None, "release")
     flags = {opt for p in release.params for opt in getattr(p, "opts", [])}
     script = next(s for s in yaml.safe_load(ACTION.read_text())["runs"]["steps"] if s.get("id") == "release")["run"]
     for flag in re.findall(r"(--[a-z0-9-]+)", script):

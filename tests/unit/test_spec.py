@@ -64,7 +64,7 @@ BROKEN = [
     ("  worker-web:\n", "  Worker_Web:\n", "deployer.yaml:76: services.Worker_Web.name: expected lowercase letters, digits and '-', starting with a letter, at most 24 characters (target group names are limited to 32)"),
     ("ttl: 30s", "ttl: -5", "deployer.yaml:68: services.api.dns.ttl: expected a duration of 0 seconds or more"),
     ("timeout: 2s", "timeout: 9s", "deployer.yaml:14: services.web.health_check: timeout (9s) must be less than interval (5s), as ALB requires (set in defaults)"),
-    ("deregistration_delay: 5s", "deregistration_delay: 2h", "deployer.yaml:13: services.web.deregistration_delay: expected less than or equal to 3600 (got 7200) (set in defaults)"),
+    ("deregistration_delay: 5s", "deregistration_delay: 2h", "deployer.yaml:13: services.web.deregistration_delay: expected less than or equal to 3600 (got '2h') (set in defaults)"),
 ]
 
 
@@ -91,7 +91,7 @@ def test_missing_required_field_names_each_service(example_text):
         ("", "deployer.yaml:1: expected a mapping with `services:` at the top"),
         ("- 1\n- 2\n", "deployer.yaml:1: expected a mapping with `services:` at the top"),
         ("services: [1]", "deployer.yaml:1: services: expected a mapping"),
-        ("services: {}", "deployer.yaml:1: services: Dictionary should have at least 1 item"),
+        ("services: {}", "deployer.yaml:1: services: expected at least 1 item"),
         ("services:\n  web:\n    name: api\n", "deployer.yaml:3: services.web.name: must match its key 'web' (got 'api')"),
     ],
 )
@@ -100,15 +100,13 @@ def test_malformed_files(text, expected):
 
 
 def test_shared_rule_and_placement_are_checked():
-    text = MINIMAL.replace(
-        "load_balancer: {listener: {port: 80}}",
-        "launch_type: EC2\n    load_balancer: {rule: {listener_arn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shared/abc/def',"
-        " load_balancer_full_name: app/shared/abc, alb_security_group: sg-0a1, priority: 10}}\n"
-        "    placement: {strategies: [{type: binpack, field: instanceId}]}",
-    )
-    found = problems(text)
-    assert any("services.web.load_balancer.rule: a listener rule needs at least one of hosts or paths" in p for p in found)
-    assert any("services.web.placement.strategies[0]: binpack field must be cpu or memory" in p for p in found)
+    rule = ("load_balancer: {rule: {listener_arn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shared/abc/def',"
+            " load_balancer_full_name: app/shared/abc, alb_security_group: sg-0a1, priority: 10%s}}")
+    text = MINIMAL.replace("load_balancer: {listener: {port: 80}}", "launch_type: EC2\n    " + rule % "")
+    assert any("services.web.load_balancer.rule: a listener rule needs at least one of hosts or paths" in p for p in problems(text))
+    text = MINIMAL.replace("load_balancer: {listener: {port: 80}}", "launch_type: EC2\n    " + rule % ", hosts: [web.example.com]"
+                           + "\n    placement: {strategies: [{type: binpack, field: instanceId}]}")
+    assert any("services.web.placement.strategies[0]: binpack field must be cpu or memory" in p for p in problems(text))
 
 
 @pytest.mark.parametrize(
@@ -138,3 +136,21 @@ def test_json_schema_lists_fields_for_editors():
     assert "name" not in service["required"]
     assert {"cluster", "image", "network", "load_balancer"} <= set(service["required"])
     assert "release" in service["properties"]
+
+
+def test_each_service_with_a_problem_gets_its_own_line():
+    """msgspec stops at a service's first problem; every service is checked, each named by its key."""
+    base = "    cluster: demo\n    image: example/w:1\n    network: {vpc: vpc-0a1, subnets: [subnet-0a1]}\n"
+    text = ("services:\n"
+            "  web:\n" + base + "    cpu: lots\n    load_balancer: {listener: {port: 80}}\n"
+            "  api:\n" + base + "    load_balancer: {listener: {port: 80, protocol: FTP}}\n"
+            "  envs:\n" + base + "    environment: {bad-key: x}\n    load_balancer: {listener: {port: 80}}\n"
+            "  lb:\n" + base + "    load_balancer: {listener: {port: 80, protocl: HTTP}}\n"
+            "  ok:\n" + base + "    load_balancer: {listener: {port: 80}}\n")
+    assert problems(text) == [
+        "deployer.yaml:6: services.web.cpu: expected a whole number (got 'lots')",
+        "deployer.yaml:12: services.api.load_balancer.listener.protocol: expected 'HTTP' or 'HTTPS' (got 'FTP')",
+        "deployer.yaml:17: services.envs.environment: a key expected a text that should match pattern "
+        "'^[A-Za-z_][A-Za-z0-9_]*$' (got 'bad-key')",
+        "deployer.yaml:23: services.lb.load_balancer.listener.protocl: unknown field; did you mean 'protocol'?",
+    ]

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import math
 import time
-import typing
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
 
 from deployer.errors import ConfigError
 from deployer.spec import load_config, parse_config
-from deployer.spec import models
 from deployer.spec.safe_yaml import MAX_ALIAS_NODES, MAX_BYTES, MAX_DEPTH, MAX_NODES
 from deployer.spec.units import parse_duration
 
@@ -131,9 +128,9 @@ def test_hooks_file_uses_the_same_reader(tmp_path):
 
 
 @pytest.mark.parametrize("field,value,expected", [
-    ("bake", ".inf", "services.web.release.bake: expected a duration such as 30s, 2m or 1h30m, a finite number of seconds (got inf)"),
-    ("bake", "1.0e+400", "services.web.release.bake: expected a duration such as 30s, 2m or 1h30m, a finite number of seconds (got inf)"),
-    ("bake", ".nan", "services.web.release.bake: expected a duration such as 30s, 2m or 1h30m, a finite number of seconds (got nan)"),
+    ("bake", ".inf", "services.web.release.bake: expected a finite number (got inf)"),
+    ("bake", "1.0e+400", "services.web.release.bake: expected a finite number (got inf)"),
+    ("bake", ".nan", "services.web.release.bake: expected a finite number (got nan)"),
     ("gates", "{max_5xx_rate: .nan}", "services.web.release.gates.max_5xx_rate: expected a finite number (got nan)"),
     ("gates", "{margin: .inf}", "services.web.release.gates.margin: expected a finite number (got inf)"),
     ("gates", "{confidence: .nan}", "services.web.release.gates.confidence: expected a finite number (got nan)"),
@@ -144,27 +141,16 @@ def test_nan_and_infinity_are_refused_in_the_spec(field, value, expected):
     assert found == [f"deployer.yaml:7: {expected}"]
 
 
-def _numeric_fields():
-    """Every int, float and duration field of every spec model: none may take NaN or an infinity."""
-    out = []
-    for model in vars(models).values():
-        if not (isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == models.__name__):
-            continue
-        for name, info in model.model_fields.items():
-            kinds = {info.annotation, *typing.get_args(info.annotation)}
-            if kinds & {int, float}:
-                out.append(pytest.param(model, name, id=f"{model.__name__}.{name}"))
-    return out
-
-
-@pytest.mark.parametrize("model,name", _numeric_fields())
-@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
-def test_no_number_field_accepts_nan_or_infinity(model, name, value):
-    from pydantic import ValidationError
-
-    with pytest.raises(ValidationError) as info:
-        model.model_validate({name: value})
-    assert any(err["loc"][:1] == (name,) for err in info.value.errors()), info.value.errors()
+@pytest.mark.parametrize("where,text", [
+    ("services.web.release.gates.metrics[0].limit", "    release: {gates: {metrics: [{name: m, namespace: N, metric: M, "
+                                                     "dimensions: {S: '{service}'}, kind: value, limit: .nan}]}}\n"),
+    ("services.web.desired_count", "    desired_count: -.inf\n"),
+    ("services.web.alarms.p99_ms", "    alarms: {p99_ms: .inf}\n"),
+])
+def test_no_number_anywhere_accepts_nan_or_infinity(where, text):
+    """The reader refuses a non-finite number wherever it is, even in a float field without bounds."""
+    found = problems(MINIMAL + text)
+    assert len(found) == 1 and f": {where}: expected a finite number (got " in found[0], found
 
 
 # --- durations ---------------------------------------------------------------------------------
@@ -201,7 +187,7 @@ def test_fractional_bake_in_the_spec_is_refused():
 @pytest.mark.parametrize("steps,message", [
     ("[10, 100, pause]", "a pause after 100 waits for nothing: the release is complete at 100%; pause after an earlier weight"),
     ("[10, pause, pause, 100]", "two pauses in a row; one waits for promote"),
-    ("[" + ", ".join(["10", "pause"] * 30) + ", 100]", "List should have at most 50 items after validation, not 61"),
+    ("[" + ", ".join(["10", "pause"] * 30) + ", 100]", "expected at most 50 items"),
 ])
 def test_steps_rules(steps, message):
     found = problems(MINIMAL + f"    release: {{strategy: canary, steps: {steps}}}\n")
@@ -214,7 +200,7 @@ def test_steps_rules(steps, message):
     ("release: {gates: {max_p99_ms: 99999999999}}", "7: services.web.release.gates.max_p99_ms: expected less than or equal to 600000 (got 99999999999)"),
     ("release: {gates: {p99_min_delta_ms: 99999999999}}", "7: services.web.release.gates.p99_min_delta_ms: expected less than or equal to 600000 (got 99999999999)"),
     ("alarms: {target_5xx_count: 99999999999}", "7: services.web.alarms.target_5xx_count: expected less than or equal to 1000000 (got 99999999999)"),
-    ("alarms: {period: 99999999h}", "7: services.web.alarms.period: expected less than or equal to 86400 (got 359999996400)"),
+    ("alarms: {period: 99999999h}", "7: services.web.alarms.period: expected less than or equal to 86400 (got '99999999h')"),
     ("alarms: {period: 24h, evaluation_periods: 2}", "7: services.web.alarms: period x evaluation_periods must be at most one day (86400 s), as CloudWatch requires"),
     ("desired_count: 100000", "7: services.web.desired_count: expected less than or equal to 1000 (got 100000)"),
     ("launch_type: EC2\n    cpu: 99999999", "8: services.web.cpu: expected less than or equal to 196608 (got 99999999)"),

@@ -52,7 +52,7 @@ def test_a_spec_edited_mid_release_does_not_change_it(web):
     first = make(web, target, clock, journal, stop=lambda: first.record is not None and first.record.step_index >= 5)
     with pytest.raises(Interrupted):
         releases.release(first, request_from_spec(web, "example/web:2"), actor="ci")
-    edited = web.model_copy(update={"release": web.release.model_copy(update={"bake": 3600})})
+    edited = web.replace(**{"release": web.release.replace(**{"bake": 3600})})
     resumed = releases.resume(make(edited, target, clock, journal), actor="ci")
     stored = plan_from_dict(resumed.plan)
     assert {s.seconds for s in stored.steps if isinstance(s, Bake)} == {10}  # the plan's bake, not the edit's hour
