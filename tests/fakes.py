@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from deployer.aws.ecs import Rollout
 from deployer.release.gates import WindowStats
 from deployer.release.plan import ColorState, Observed
+from deployer.release.sources import Readout
 from deployer.sandbox.target_health import TargetHealth
 
 # The test process runs moto in-process as a sandbox process does: one TargetHealth for it, which
@@ -175,32 +176,30 @@ class FakeTarget:
         self._touch("point_test_listener")
         self.test_listener = color
 
-    def window(self, colors, start, end, period) -> dict[str, WindowStats]:
+    def read_window(self, colors, start, end, period, checks=()) -> Readout:
+        """One read (counted as "window"): the traffic of each color and the app's own metrics; an errors
+        count is a share of the window's requests, any other metric a value."""
         self._touch("window")
-        out = {}
+        traffic = {}
         for color in colors:
             c = self.colors[color]
             share = self.weights_now.get(color, 100 if color == "main" else 0) / 100
             requests = int(self.rps * max(0.0, min(end, self.clock()) - start) * share)
             b = self.behaviour.get(c.task_definition, Behaviour())
             p50 = b.p50_ms if b.p50_ms is not None else b.p99_ms / 2
-            out[color] = WindowStats(requests, int(round(requests * b.error_rate)), b.p99_ms if requests else None,
-                                     p50 if requests else None)
-        return out
+            traffic[color] = WindowStats(requests, int(round(requests * b.error_rate)), b.p99_ms if requests else None,
+                                         p50 if requests else None)
+        metrics = {}
+        for check in checks:
+            metrics[check.name] = {}
+            for color in colors:
+                per = self.behaviour.get(self.colors[color].task_definition, Behaviour()).metrics.get(check.metric)
+                if per is not None and traffic[color].requests:
+                    metrics[check.name][color] = (per * traffic[color].requests,) if check.kind == "errors" else (per,)
+        return Readout(traffic, metrics)
 
     def alarms_in_alarm(self, names) -> list[str]:
         return []
-
-    def metric_values(self, check, colors, start, end, period) -> dict[str, tuple[float, ...]]:
-        """The app's own metric: per request for an errors count (a share of the window's requests), else a value."""
-        self._touch("metric_values")
-        traffic = self.window(colors, start, end, period)
-        out = {}
-        for color in colors:
-            per = self.behaviour.get(self.colors[color].task_definition, Behaviour()).metrics.get(check.metric)
-            if per is not None and traffic[color].requests:
-                out[color] = (per * traffic[color].requests,) if check.kind == "errors" else (per,)
-        return out
 
     def observe(self) -> Observed:
         self._touch("observe")
@@ -314,18 +313,23 @@ class FakeCloudWatchAdapter:
         self.behaviour = behaviour or {}
         self.calls = 0
 
-    def target_group_metrics(self, groups, start, end, period):
-        from deployer.aws.cloudwatch import GroupMetrics
-
+    def metric_values(self, queries, start, end, period):
+        """The ALB series of each target group queried (custom metrics have no data here), one call."""
         self.calls += 1
         weights = self.weights_of()
-        out = {}
         seconds = max(0.0, min(end.timestamp(), self.clock()) - start.timestamp())
-        for key, (_lb, tg) in groups.items():
+        out = {}
+        for key, (namespace, metric, dimensions, stat) in queries.items():
+            tg = next((d["Value"] for d in dimensions if d["Name"] == "TargetGroup"), None)
+            if namespace != "AWS/ApplicationELB" or tg is None:
+                out[key] = ()
+                continue
             requests = self.rps * seconds * weights.get(tg, 0) / 100
             b = self.behaviour.get(self.image_of_group(tg), Behaviour())
-            out[key] = GroupMetrics((requests,), (round(requests * b.error_rate),), (b.p99_ms / 1000,) if requests else (),
-                                    (b.p99_ms / 2000,) if requests else ())
+            series = {("RequestCount", "Sum"): (requests,), ("HTTPCode_Target_5XX_Count", "Sum"): (round(requests * b.error_rate),),
+                      ("TargetResponseTime", "p99"): (b.p99_ms / 1000,), ("TargetResponseTime", "p50"): (b.p99_ms / 2000,),
+                      ("TargetConnectionErrorCount", "Sum"): (0,)}[(metric, stat)]
+            out[key] = series if requests else ()
         return out
 
     def alarms_in_alarm(self, names):

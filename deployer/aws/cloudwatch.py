@@ -30,20 +30,17 @@ ALB_SERIES = (
 )
 
 
+ALB_SUFFIXES = tuple(suffix for _, _, suffix in ALB_SERIES)
+
+
+def alb_queries(load_balancer: str, target_group: str) -> dict[str, tuple]:
+    """suffix -> the `metric_values` query of one ALB series of one target group."""
+    dimensions = [{"Name": "LoadBalancer", "Value": load_balancer}, {"Name": "TargetGroup", "Value": target_group}]
+    return {suffix: ("AWS/ApplicationELB", metric, dimensions, stat) for metric, stat, suffix in ALB_SERIES}
+
+
 class CloudWatch(Adapter):
     service_name = "cloudwatch"
-
-    def target_group_metrics(
-        self, groups: dict[str, tuple[str, str]], start: datetime, end: datetime, period: int
-    ) -> dict[str, GroupMetrics]:
-        """`groups`: key -> (LoadBalancer dimension, TargetGroup dimension). One call for all of them."""
-        queries = {}
-        for key, (lb, tg) in groups.items():
-            dimensions = [{"Name": "LoadBalancer", "Value": lb}, {"Name": "TargetGroup", "Value": tg}]
-            for metric, stat, suffix in ALB_SERIES:
-                queries[(key, suffix)] = ("AWS/ApplicationELB", metric, dimensions, stat)
-        values = self.metric_values(queries, start, end, period)
-        return {key: GroupMetrics(*(values[(key, suffix)] for _, _, suffix in ALB_SERIES)) for key in groups}
 
     def metric_values(self, queries: dict, start: datetime, end: datetime, period: int) -> dict:
         """key -> (namespace, metric name, dimensions, statistic); returns key -> the period values,

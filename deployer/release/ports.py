@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-from deployer.release.gates import WindowStats
 from deployer.release.metric_verdict import MetricCheck
 from deployer.release.plan import Observed
+from deployer.release.sources import Readout
 
 
 class Target(Protocol):
@@ -25,9 +25,9 @@ class Target(Protocol):
     def set_weights(self, weights: dict[str, int]) -> dict[str, int]: ...
     def point_test_listener(self, color: str) -> None: ...
     def test_listener_url(self) -> str: ...
-    def window(self, colors: list[str], start: float, end: float, period: int) -> dict[str, WindowStats]: ...
+    def read_window(self, colors: list[str], start: float, end: float, period: int,
+                    checks: tuple[MetricCheck, ...] = ()) -> Readout: ...  # one GetMetricData call
     def alarms_in_alarm(self, alarm_names: list[str]) -> list[str]: ...
-    def metric_values(self, check: MetricCheck, colors: list[str], start: float, end: float, period: int) -> dict[str, tuple[float, ...]]: ...
 
 
 class Progress(Protocol):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from deployer.aws.cloudformation import CloudFormation
-from deployer.aws.cloudwatch import CloudWatch
+from deployer.aws.cloudwatch import ALB_SUFFIXES, CloudWatch, GroupMetrics, alb_queries
 from deployer.aws.ecs import EcsReleases, Rollout
 from deployer.aws.elbv2 import Elbv2
 from deployer.aws.route53 import Route53
@@ -19,6 +19,7 @@ from deployer.errors import InconsistentState
 from deployer.release.gates import WindowStats
 from deployer.release.metric_verdict import MetricCheck
 from deployer.release.plan import ColorState, Observed
+from deployer.release.sources import Readout
 from deployer.spec import Service
 from deployer.synth import names
 
@@ -116,38 +117,37 @@ class ServiceTarget:
         return f"{protocol.lower()}://{host}:{port}"
 
     # --- metrics ---
-    def window(self, colors: list[str], start: float, end: float, period: int) -> dict[str, WindowStats]:
-        groups = {}
+    def read_window(self, colors: list[str], start: float, end: float, period: int,
+                    checks: tuple[MetricCheck, ...] = ()) -> Readout:
+        """Each color's ALB target-group numbers and the gate's own metrics, in one GetMetricData call.
+        A custom metric's dimensions are filled in with the color, the color's target group (full
+        name) and its ECS service name."""
+        queries = {}
         for color in colors:
             lb_key = names.output_load_balancer_full_name(color if self.service.dns_switched else None)
             lb = self.outputs.get(lb_key) or (self.service.load_balancer.rule.load_balancer_full_name if self.service.load_balancer.rule else "")
-            groups[color] = (lb, self.outputs[names.output_target_group_full_name(color)])
-        metrics = self.cloudwatch.target_group_metrics(
-            groups, datetime.fromtimestamp(start, timezone.utc), datetime.fromtimestamp(end, timezone.utc), period
-        )
-        out = {}
-        for color, m in metrics.items():
+            queries.update({("alb", color, suffix): query for suffix, query in
+                            alb_queries(lb, self.outputs[names.output_target_group_full_name(color)]).items()})
+            values = {"color": color, "service": self.ecs_name(color),
+                      "target_group": self.outputs.get(names.output_target_group_full_name(color), "")}
+            for check in checks:
+                queries[("metric", check.name, color)] = (check.namespace, check.metric, check.dimensions_for(values), check.statistic)
+        found = self.cloudwatch.metric_values(
+            queries, datetime.fromtimestamp(start, timezone.utc), datetime.fromtimestamp(end, timezone.utc), period)
+        traffic = {}
+        for color in colors:
+            m = GroupMetrics(*(found[("alb", color, suffix)] for suffix in ALB_SUFFIXES))
             p99 = max(m.p99_seconds) * 1000 if m.p99_seconds else None  # the worst period: conservative
             p50 = statistics.median(m.p50_seconds) * 1000 if m.p50_seconds else None
             # a canary task that crashed answers nothing: its refused connections are errors too
             requests = int(sum(m.requests))
             errors = min(requests, int(sum(m.errors) + sum(m.connection_errors)))
-            out[color] = WindowStats(requests, errors, p99, p50)
-        return out
+            traffic[color] = WindowStats(requests, errors, p99, p50)
+        metrics = {check.name: {color: found[("metric", check.name, color)] for color in colors} for check in checks}
+        return Readout(traffic, metrics)
 
     def alarms_in_alarm(self, alarm_names: list[str]) -> list[str]:
         return self.cloudwatch.alarms_in_alarm(alarm_names)
-
-    def metric_values(self, check: MetricCheck, colors: list[str], start: float, end: float, period: int) -> dict[str, tuple[float, ...]]:
-        """A metric of the service's own, per color: its dimensions filled in with the color, the
-        color's target group (full name) and its ECS service name."""
-        queries = {}
-        for color in colors:
-            values = {"color": color, "service": self.ecs_name(color),
-                      "target_group": self.outputs.get(names.output_target_group_full_name(color), "")}
-            queries[color] = (check.namespace, check.metric, check.dimensions_for(values), check.statistic)
-        return self.cloudwatch.metric_values(
-            queries, datetime.fromtimestamp(start, timezone.utc), datetime.fromtimestamp(end, timezone.utc), period)
 
     # --- for the planner ---
     def observe(self) -> Observed:

@@ -40,9 +40,11 @@ def test_published_metrics_come_back_through_the_adapter(aws):
     for s in samples(second + 0.5):
         recorder.add(s)
     assert MetricsFeeder(recorder, client("cloudwatch")).flush(now) == 4
-    metrics = CloudWatch(client("cloudwatch")).target_group_metrics(
-        {"green": (LB, TG)}, datetime.fromtimestamp(second - 60, timezone.utc), datetime.fromtimestamp(now + 60, timezone.utc), 60)
-    green = metrics["green"]
+    from deployer.aws.cloudwatch import ALB_SUFFIXES, GroupMetrics, alb_queries
+
+    values = CloudWatch(client("cloudwatch")).metric_values(
+        alb_queries(LB, TG), datetime.fromtimestamp(second - 60, timezone.utc), datetime.fromtimestamp(now + 60, timezone.utc), 60)
+    green = GroupMetrics(*(values[suffix] for suffix in ALB_SUFFIXES))
     assert sum(green.requests) == 100 and sum(green.errors) == 6 and sum(green.connection_errors) == 4
     assert 0.010 <= green.p50_seconds[0] <= 0.0150 and 0.015 <= green.p99_seconds[0] <= 0.021
 
@@ -68,3 +70,35 @@ def test_an_apps_emf_counts_come_back_per_color_through_the_target(aws, tmp_path
     values = CloudWatch(client("cloudwatch")).metric_values(
         queries, datetime.fromtimestamp(second - 60, timezone.utc), datetime.fromtimestamp(second + 60, timezone.utc), 60)
     assert {c: sum(v) for c, v in values.items()} == {"green": 12.0, "blue": 3.0}
+
+
+def test_the_target_reads_traffic_and_the_apps_metric_in_one_get_metric_data(aws, tmp_path, examples_config):
+    """A gate with a custom metric sends one GetMetricData per evaluation, not one per source."""
+    import importlib.util
+
+    from deployer.release.metric_verdict import MetricCheck
+    from deployer.release.target import ServiceTarget
+    from deployer.sandbox.emf import EmfShipper
+    from deployer.synth import names
+    from tests.conftest import ROOT
+
+    now = time.time()
+    second = float(int(now) - 5)
+    recorder = Recorder()
+    for s in samples(second + 0.5):
+        recorder.add(s)
+    assert MetricsFeeder(recorder, client("cloudwatch")).flush(now) == 4
+    spec = importlib.util.spec_from_file_location("example_app", ROOT / "examples/app/app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    (tmp_path / "task-000001.log").write_text(app.emf_line("web-green", int(second), 40, 12) + "\n")
+    assert EmfShipper(tmp_path, client("cloudwatch")).flush() == 2
+    check = MetricCheck("checkout-errors", "Example/App", "CheckoutFailures", (("ServiceName", "{service}"),), "Sum", "errors", limit=5.0)
+    cloudwatch = CloudWatch(client("cloudwatch"))
+    outputs = {names.output_target_group_full_name("green"): TG, names.output_load_balancer_full_name(): LB}
+    target = ServiceTarget(examples_config.services["web"], outputs, None, None, None, cloudwatch)
+    readout = target.read_window(["green"], second - 60, now + 60, 60, (check,))
+    assert cloudwatch.calls == 1
+    green = readout.traffic["green"]
+    assert (green.requests, green.errors) == (100, 10)  # 6 target 5xx + 4 refused connections
+    assert sum(readout.metrics["checkout-errors"]["green"]) == 12.0

@@ -7,7 +7,7 @@ import pytest
 from deployer.release.gates import Outcome, Thresholds, WindowStats, verdict
 from deployer.release.metric_verdict import MetricCheck, aggregate, combine, judge_metric
 from deployer.release.plan import plan_from_dict
-from deployer.release.sources import Window
+from deployer.release.sources import Readout, Window
 from deployer.release.sources.alb import AlbSource
 from deployer.release.sources.cloudwatch_metric import CloudWatchMetricSource
 from deployer.release.steps import Gate, GateLimits
@@ -73,12 +73,9 @@ class Target:
     def __init__(self, alb, metric):
         self.alb, self.metric, self.asked = alb, metric, []
 
-    def window(self, colors, start, end, period):
-        return {c: self.alb[c] for c in colors}
-
-    def metric_values(self, check, colors, start, end, period):
-        self.asked.append((check.name, tuple(colors), start, end, period))
-        return {c: self.metric[c] for c in colors}
+    def read_window(self, colors, start, end, period, checks=()):
+        self.asked.append(([check.name for check in checks], tuple(colors), start, end, period))
+        return Readout({c: self.alb[c] for c in colors}, {check.name: {c: self.metric[c] for c in colors} for check in checks})
 
 
 def test_a_bad_custom_metric_fails_a_gate_the_alb_passes_with_every_row_recorded():
@@ -86,13 +83,14 @@ def test_a_bad_custom_metric_fails_a_gate_the_alb_passes_with_every_row_recorded
     window = Window("green", "blue", 1000.0, 1010.0, 10)
     target = Target({"green": W(1000), "blue": W(9000)}, {"green": (60.0, 70.0), "blue": (45.0, 45.0)})
     alb = AlbSource()
-    traffic = alb.read(target, window)
+    readout = alb.read(target, window, limits.metrics)
+    traffic = readout.traffic
     first = alb.verdict(traffic, window, limits)
     assert first.outcome == Outcome.PASS
     source = CloudWatchMetricSource(ERRORS)
-    rows = alb.readings(first, limits) + source.judge(source.read(target, window), traffic, window, limits)
+    rows = alb.readings(first, limits) + source.judge(source.read(target, window, readout), traffic, window, limits)
     v = combine(first, rows)
-    assert target.asked == [("checkout-errors", ("green", "blue"), 1000.0, 1010.0, 10)]
+    assert target.asked == [(["checkout-errors"], ("green", "blue"), 1000.0, 1010.0, 10)]  # one read for both
     assert (v.outcome, v.reason) == (Outcome.FAIL, "metric_above_limit") and "13.0%" in v.detail
     table = [(r["source"], r["metric"], r["canary"], r["baseline"], r["outcome"]) for r in v.numbers["readings"]]
     assert table[-1] == ("cloudwatch", "checkout-errors", 13.0, 1.0, "FAIL")

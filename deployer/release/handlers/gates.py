@@ -34,11 +34,12 @@ def evaluate(ex: Executor, canary: str, baseline: str | None, limits: GateLimits
         return ex.last_gate[1]  # the same closed periods: a second read would only repeat the answer
     window = Window(canary, baseline, start, end, period)
     alb = AlbSource()
-    traffic = alb.read(ex.target, window)
+    readout = alb.read(ex.target, window, tuple(limits.metrics))
+    traffic = readout.traffic
     first = alb.verdict(traffic, window, limits)
     readings = alb.readings(first, limits)
     for source in extra_sources(limits):
-        readings += source.judge(source.read(ex.target, window), traffic, window, limits)
+        readings += source.judge(source.read(ex.target, window, readout), traffic, window, limits)
     result = combine(first, readings)
     result.numbers["window"] = [iso(start), iso(end)]
     ex.last_gate = (key, result) if closed else None

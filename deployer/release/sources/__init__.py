@@ -1,7 +1,8 @@
 """Where a gate's numbers come from: one module per source, one small protocol.
 
-A source reads one closed window for the canary and the baseline (through the Target, never
-boto3) and judges nothing itself: a pure function turns its numbers into rows (`Reading`), and
+The target reads a window's CloudWatch numbers in one GetMetricData call (`Readout`: the ALB's
+traffic and every custom metric of the gate); a source takes its part of that, or reads what is
+not a metric (alarm states) through the Target, never boto3, and judges nothing itself: a pure function turns its numbers into rows (`Reading`), and
 `combine` turns the rows into the step's verdict. The ALB target-group source is read first:
 its request counts are every other source's sample size.
 """
@@ -31,10 +32,18 @@ class Window:
         return [self.canary] + ([self.baseline] if self.baseline else [])
 
 
+@dataclass(frozen=True)
+class Readout:
+    """One window as CloudWatch answered it in one call."""
+
+    traffic: dict[str, "WindowStats"]  # color -> the ALB target group's numbers
+    metrics: dict[str, dict[str, tuple[float, ...]]]  # metric gate name -> color -> the period values
+
+
 class MetricSource(Protocol):
     name: str
 
-    def read(self, target: "Target", window: Window) -> Any: ...
+    def read(self, target: "Target", window: Window, readout: Readout) -> Any: ...
 
     def judge(self, numbers: Any, traffic: dict[str, "WindowStats"], window: Window, limits: "GateLimits") -> list["Reading"]: ...
 

@@ -18,7 +18,7 @@ class AlarmSource:
     def __init__(self, names: tuple[str, ...]):
         self.names = names
 
-    def read(self, target: "Target", window: "Window") -> list[str]:
+    def read(self, target: "Target", window: "Window", readout=None) -> list[str]:
         return target.alarms_in_alarm(list(self.names))
 
     def judge(self, in_alarm: list[str], traffic, window, limits) -> list[Reading]:

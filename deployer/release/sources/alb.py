@@ -10,7 +10,7 @@ from deployer.release.metric_verdict import Reading
 
 if TYPE_CHECKING:
     from deployer.release.ports import Target
-    from deployer.release.sources import Window
+    from deployer.release.sources import Readout, Window
     from deployer.release.steps import GateLimits
 
 DECIDES = {  # which row a verdict's reason speaks about
@@ -24,8 +24,9 @@ DECIDES = {  # which row a verdict's reason speaks about
 class AlbSource:
     name = "alb"
 
-    def read(self, target: "Target", window: "Window") -> dict[str, WindowStats]:
-        return target.window(window.colors, window.start, window.end, window.period)
+    def read(self, target: "Target", window: "Window", checks: tuple = ()) -> "Readout":
+        """The traffic, and the gate's custom metrics with it: one GetMetricData call per evaluation."""
+        return target.read_window(window.colors, window.start, window.end, window.period, checks)
 
     def verdict(self, traffic: dict[str, WindowStats], window: "Window", limits: "GateLimits") -> Verdict:
         canary = traffic.get(window.canary, WindowStats(0, 0, None))

@@ -9,7 +9,7 @@ from deployer.release.metric_verdict import MetricCheck, Reading, aggregate, jud
 
 if TYPE_CHECKING:
     from deployer.release.ports import Target
-    from deployer.release.sources import Window
+    from deployer.release.sources import Readout, Window
 
 
 class CloudWatchMetricSource:
@@ -18,8 +18,8 @@ class CloudWatchMetricSource:
     def __init__(self, check: MetricCheck):
         self.check = check
 
-    def read(self, target: "Target", window: "Window") -> dict[str, float | None]:
-        values = target.metric_values(self.check, window.colors, window.start, window.end, window.period)
+    def read(self, target: "Target", window: "Window", readout: "Readout") -> dict[str, float | None]:
+        values = readout.metrics.get(self.check.name, {})  # read with the traffic, in the same call
         return {color: aggregate(self.check.statistic, list(values.get(color, ()))) for color in window.colors}
 
     def judge(self, numbers: dict[str, float | None], traffic, window: "Window", limits) -> list[Reading]:
