@@ -13,6 +13,10 @@ the environment, so a release can bring a bad version without a new build:
   CRASH_AFTER_SECONDS exit with status 3 this long after starting (a task that dies while serving)
   CHECKOUT_FAILURE_RATE fraction 0..1 of `/` requests whose (pretend) checkout fails: still a 200,
                       but counted in the app's own metric
+  ERROR_BURST         "ON/EVERY" seconds: every `/` request answers 500 during the first ON seconds of
+                      each EVERY seconds of the clock (errors in bursts, e.g. "1/5"), none in between
+  SLOW_FRACTION       fraction 0..1 of `/` requests that take SLOW_MS longer (a slow minority: the
+  SLOW_MS             median does not move, the tail does)
 
 Its own metrics: once a second it prints an embedded-metric-format line (namespace Example/App,
 dimension ServiceName from ECS_SERVICE_NAME, which on ECS comes from the task metadata endpoint):
@@ -36,6 +40,10 @@ def make_app(env: dict[str, str]):
     latency = float(env.get("EXTRA_LATENCY_MS", "0") or 0) / 1000.0
     fail_health = env.get("FAIL_HEALTH", "") == "1"
     checkout_failure_rate = float(env.get("CHECKOUT_FAILURE_RATE", "0") or 0)
+    burst_on, _, burst_every = (env.get("ERROR_BURST") or "0/1").partition("/")
+    burst_on, burst_every = float(burst_on), float(burst_every or 1)
+    slow_fraction = float(env.get("SLOW_FRACTION", "0") or 0)
+    slow = float(env.get("SLOW_MS", "0") or 0) / 1000.0
     rng = random.Random(env.get("SEED"))
     counts = Counts()
 
@@ -45,9 +53,10 @@ def make_app(env: dict[str, str]):
             status = "503 Service Unavailable" if fail_health else "200 OK"
             body = {"status": "failing" if fail_health else "ok", "version": version}
         elif path == "/":
-            if latency:
-                time.sleep(latency)
-            if rng.random() < error_rate:
+            if latency or slow_fraction:
+                time.sleep(latency + (slow if rng.random() < slow_fraction else 0.0))
+            in_burst = burst_on > 0 and time.time() % burst_every < burst_on
+            if in_burst or rng.random() < error_rate:
                 status, body = "500 Internal Server Error", {"error": "injected fault", "version": version}
             else:
                 status, body = "200 OK", {"app": name, "version": version}

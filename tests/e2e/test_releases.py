@@ -96,6 +96,39 @@ def test_latency_regression_is_rolled_back(sandbox):
     assert report["rollback_reason"].startswith(("p99_above", "p50_above")), report["rollback_reason"]
 
 
+def test_errors_in_bursts_are_rolled_back(sandbox):
+    """example/web:11 fails every request for 1 s in each 5 s and none in between: the windows since the
+    shift add the bursts up."""
+    live, code, report, err, sent = release_web(sandbox, "example/web:11", rps=100)
+    assert code == 3, err
+    assert report["rollback_reason"].startswith(("error_rate_above_limit", "error_rate_above_baseline")), report["rollback_reason"]
+    assert live_color(sandbox) == live
+    assert sent.versions.get("11", 0) > 0
+
+
+def test_a_slow_minority_is_rolled_back_though_the_median_does_not_move(sandbox):
+    """example/web:12: 3% of requests take 1.5 s longer; the median stays, the p99 tripwire (500 ms) fails."""
+    live, code, report, err, _ = release_web(sandbox, "example/web:12", rps=100)
+    assert code == 3, err
+    assert report["rollback_reason"].startswith(("p99_above_limit", "p99_above_baseline")), report["rollback_reason"]
+    fail = next(v for v in report["verdicts"] if v["outcome"] == "FAIL")
+    p50 = next(r for r in fail["numbers"]["readings"] if r["metric"] == "p50 ms")
+    assert p50["canary"] is not None and p50["canary"] < p50["baseline"] + 50, p50  # the median did not move
+    assert live_color(sandbox) == live
+
+
+def test_a_canary_that_gets_no_traffic_is_never_promoted(sandbox):
+    """No requests at all (a quiet hour): nothing to judge, so the step holds, then rolls back as
+    too_few_requests; neither a PASS nor a FAIL blamed on the canary."""
+    live = live_color(sandbox)
+    ready(sandbox, "web", live)
+    code, report, err = run(sandbox, "release", "web", "--image", "example/web:2", "--poll", "1s")
+    assert code == 3, err
+    assert report["result"] == "rolled_back" and report["rollback_reason"].startswith("too_few_requests"), report["rollback_reason"]
+    assert not any(v["outcome"] in ("PASS", "FAIL") for v in report["verdicts"]), report["verdicts"]
+    assert live_color(sandbox) == live
+
+
 def test_crashing_tasks_are_rolled_back_before_any_traffic(sandbox):
     live, code, report, err, sent = release_web(sandbox, "example/web:5", rps=40)
     assert code == 3, err
