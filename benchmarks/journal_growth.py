@@ -49,7 +49,7 @@ def run(service, weights: int) -> tuple[float, int, int]:
 def main() -> None:
     service = load_config(ROOT / "examples" / "deployer.yaml").services["web"]
     service = service.replace(**{"release": service.release.replace(**{"gates": service.release.gates.replace(**{"min_requests": 1, "max_5xx_rate": 50.0})})})
-    run(service, 4)  # warm-up: imports (scipy) and caches, not counted
+    run(service, 4)  # warm-up: imports and caches, not counted
     print(f"{'weights':>7} {'steps':>6} {'seconds':>8} {'us/step':>9} {'largest item':>13}")
     rows = []
     for weights in (4, 20, 100):

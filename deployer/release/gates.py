@@ -7,8 +7,8 @@ Two tiers, as in docs (README, "Gates"):
 - comparison (relative): a one-sided Fisher exact test says the canary's 5xx rate is higher
   than the baseline's, or its p99 exceeds the baseline's by more than `margin`.
 Fewer than `min_requests` canary requests is INCONCLUSIVE: it holds the step, it never fails it;
-PASS needs the canary's rate below the limit with the gate's confidence. The statistics come
-from scipy, imported only when a gate is evaluated.
+PASS needs the canary's rate below the limit with the gate's confidence. The statistics are closed
+forms (deployer.release.exact), microseconds per evaluation.
 """
 
 from __future__ import annotations
@@ -87,11 +87,10 @@ class Verdict:
 
 
 def _wilson(errors: int, requests: int, confidence: float) -> tuple[float, float]:
-    """One-sided Wilson bounds at `confidence` (the two-sided interval at 2c - 1), from scipy."""
-    from scipy.stats import binomtest
+    """One-sided Wilson bounds at `confidence` (the two-sided interval at 2c - 1)."""
+    from deployer.release.exact import wilson_interval
 
-    interval = binomtest(errors, requests).proportion_ci(confidence_level=2 * confidence - 1, method="wilson")
-    return float(interval.low), float(interval.high)
+    return wilson_interval(errors, requests, 2 * confidence - 1)
 
 
 def wilson_lower_bound(errors: int, requests: int, confidence: float) -> float:
@@ -110,10 +109,9 @@ def two_proportion_p_value(canary: WindowStats, baseline: WindowStats) -> float:
     """
     if canary.requests == 0 or baseline.requests == 0 or canary.errors + baseline.errors == 0:
         return 1.0
-    from scipy.stats import fisher_exact
+    from deployer.release.exact import fisher_greater
 
-    table = [[canary.errors, canary.requests - canary.errors], [baseline.errors, baseline.requests - baseline.errors]]
-    return float(fisher_exact(table, alternative="greater").pvalue)
+    return fisher_greater(canary.errors, canary.requests - canary.errors, baseline.errors, baseline.requests - baseline.errors)
 
 
 def verdict(canary: WindowStats, baseline: WindowStats | None, t: Thresholds) -> Verdict:
