@@ -33,13 +33,19 @@ def test_refused_connections_count_as_requests_not_as_target_5xx_or_latency():
     assert only_refused == {"RequestCount", "TargetConnectionErrorCount"}
 
 
-def test_published_metrics_come_back_through_the_adapter(aws):
+def publish_alb_samples() -> tuple[float, float]:
+    """The feeder publishes 100 requests of one second (6 target 5xx, 4 refused); (now, that second)."""
     now = time.time()
     second = float(int(now) - 5)
     recorder = Recorder()
     for s in samples(second + 0.5):
         recorder.add(s)
     assert MetricsFeeder(recorder, client("cloudwatch")).flush(now) == 4
+    return now, second
+
+
+def test_published_metrics_come_back_through_the_adapter(aws):
+    now, second = publish_alb_samples()
     from deployer.aws.cloudwatch import ALB_SUFFIXES, GroupMetrics, alb_queries
 
     values = CloudWatch(client("cloudwatch")).metric_values(
@@ -82,12 +88,7 @@ def test_the_target_reads_traffic_and_the_apps_metric_in_one_get_metric_data(aws
     from deployer.synth import names
     from tests.conftest import ROOT
 
-    now = time.time()
-    second = float(int(now) - 5)
-    recorder = Recorder()
-    for s in samples(second + 0.5):
-        recorder.add(s)
-    assert MetricsFeeder(recorder, client("cloudwatch")).flush(now) == 4
+    now, second = publish_alb_samples()
     spec = importlib.util.spec_from_file_location("example_app", ROOT / "examples/app/app.py")
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
