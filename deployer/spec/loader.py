@@ -62,7 +62,7 @@ def parse_config(text: str, filename: str = DEFAULT_FILE) -> DeployerConfig:
     config = None
     if not problems:
         config, found = _validate(data)
-        problems.extend(_format(loc, message, value, filename, root) for loc, message, value in found)
+        problems.extend(_format(loc, message, filename, root) for loc, message in found)
     if config is not None:
         from deployer.spec.clashes import clashes
 
@@ -80,8 +80,8 @@ class _TopLevel(Model):
     defaults: dict[str, Any] = {}
 
 
-def _validate(data: dict) -> tuple[DeployerConfig | None, list[tuple[tuple, str, Any]]]:
-    """The config, or the first problem of the top level and of each service: (path, message, value)."""
+def _validate(data: dict) -> tuple[DeployerConfig | None, list[tuple[tuple, str]]]:
+    """The config, or the first problem of the top level and of each service: (path, message)."""
     found = []
     try:
         top = convert(data, _TopLevel)
@@ -102,8 +102,8 @@ _AT = re.compile(r"^(?P<message>.*?)(?: - at (?:`(?P<key>key)` in )?`\$(?P<path>
 _PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[\.\.\.\]")
 
 
-def _problem(exc: msgspec.ValidationError, prefix: tuple, model: type, data: Any) -> tuple[tuple, str, Any]:
-    """msgspec's one-line error as (path from the file's top, message in our words, the value given)."""
+def _problem(exc: msgspec.ValidationError, prefix: tuple, model: type, data: Any) -> tuple[tuple, str]:
+    """msgspec's one-line error as (path from the file's top, message in our words with the value given)."""
     match = _AT.match(str(exc))
     message, loc = match["message"], []
     for part in _PART.finditer(match["path"] or ""):
@@ -137,7 +137,7 @@ def _problem(exc: msgspec.ValidationError, prefix: tuple, model: type, data: Any
         message = f"a key {describe(message, _bad_key(_value_at(data, loc), message))}"
     else:
         message = describe(message, _value_at(data, loc), _literal_at(model, tuple(loc)))
-    return (*prefix, *loc), message, None
+    return (*prefix, *loc), message
 
 
 def explain(exc: msgspec.ValidationError, model: type, data: Any) -> str:
@@ -242,7 +242,7 @@ def _path_text(loc: tuple) -> str:
     return path_text(loc)
 
 
-def _format(loc: tuple, text: str, _value: Any, filename: str, root: yaml.Node | None) -> str:
+def _format(loc: tuple, text: str, filename: str, root: yaml.Node | None) -> str:
     line, found = _line_found(root, loc)
     if not found and len(loc) > 2 and loc[0] == "services":
         # The value may come from `defaults:`; point there when it does.
