@@ -122,7 +122,7 @@ def test_a_canary_that_gets_no_traffic_is_never_promoted(sandbox):
     too_few_requests; neither a PASS nor a FAIL blamed on the canary."""
     live = live_color(sandbox)
     ready(sandbox, "web", live)
-    code, report, err = run(sandbox, "release", "web", "--image", "example/web:2", "--poll", "1s")
+    code, report, err = run(sandbox, "release", "web", "--image", "example/web:2", "--poll", "1s", "--bake", "0s")
     assert code == 3, err
     assert report["result"] == "rolled_back" and report["rollback_reason"].startswith("too_few_requests"), report["rollback_reason"]
     assert not any(v["outcome"] in ("PASS", "FAIL") for v in report["verdicts"]), report["verdicts"]
