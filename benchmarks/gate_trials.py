@@ -26,11 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from deployer.release.exact import wilson_interval  # noqa: E402
 from deployer.release.gates import Outcome, Thresholds, WindowStats, verdict  # noqa: E402
 
 THRESHOLDS = Thresholds(max_5xx_rate=5.0, max_p99_ms=1000, margin=0.25, min_requests=100, confidence=0.99,
-                        p99_min_delta_ms=20, looks=12)
+                        p99_min_delta_ms=0)  # no noise floor: +50% on a 100 ms p99 is a regression here
 RPS, WEIGHT, PERIOD, MAX_WINDOWS = 100.0, 0.10, 10.0, 12
 SIGMA = 0.5  # log-normal latencies whose p99 is the kind's p99
 
@@ -55,6 +54,17 @@ KINDS = {
 }
 
 
+def wilson_interval(successes: int, trials: int, level: float) -> tuple[float, float]:
+    """Two-sided Wilson score interval of a proportion: the 95% interval of each rate printed."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    p, n = successes / trials, trials
+    center = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, center - half), min(1.0, center + half)
+
+
 def latencies(rng: np.random.Generator, n: int, p99_ms: float) -> np.ndarray:
     mu = math.log(p99_ms) - 2.326 * SIGMA
     return rng.lognormal(mu, SIGMA, n)
@@ -68,9 +78,11 @@ def nearest_rank(values: np.ndarray, pct: float) -> float | None:
 
 
 def trial(rng: np.random.Generator, kind: Kind, timing: list[float]) -> tuple[Outcome, int]:
+    """One step, as the executor runs it: the latency reference is the baseline's p99 over the first
+    window; from then on CloudWatch counts requests above it (and above it plus the margin)."""
     canary_n = canary_e = base_n = base_e = 0
     canary_lat: list[np.ndarray] = []
-    base_lat: list[np.ndarray] = []
+    reference = None
     for window in range(MAX_WINDOWS):
         total = int(RPS * PERIOD)
         n_c = int(rng.binomial(total, WEIGHT))
@@ -83,13 +95,19 @@ def trial(rng: np.random.Generator, kind: Kind, timing: list[float]) -> tuple[Ou
         if kind.slow_fraction:
             lat = lat + (rng.random(n_c) < kind.slow_fraction) * kind.slow_ms
         canary_lat.append(lat)
-        base_lat.append(latencies(rng, n_b, 100.0))
-        c_all, b_all = np.concatenate(canary_lat), np.concatenate(base_lat)
-        canary = WindowStats(canary_n, canary_e, nearest_rank(c_all, 99), nearest_rank(c_all, 50))
-        baseline = WindowStats(base_n, base_e, nearest_rank(b_all, 99), nearest_rank(b_all, 50))
+        base_lat = latencies(rng, n_b, 100.0)
+        c_all = np.concatenate(canary_lat)
+        slow = {}
+        if reference is not None:
+            slow = {"slower_than_allowed": int((c_all > THRESHOLDS.allowed_ms(reference)).sum()),
+                    "slower_than_reference": int((c_all > THRESHOLDS.pass_ms(reference)).sum())}
+        canary = WindowStats(canary_n, canary_e, nearest_rank(c_all, 99), nearest_rank(c_all, 50), **slow)
+        baseline = WindowStats(base_n, base_e, nearest_rank(base_lat, 99), nearest_rank(base_lat, 50))
         started = time.perf_counter()
-        v = verdict(canary, baseline, THRESHOLDS)
+        v = verdict(canary, baseline, THRESHOLDS, reference if slow else None)
         timing.append(time.perf_counter() - started)
+        if reference is None:
+            reference = baseline.p99_ms  # the first window's: the next query counts against it
         if v.outcome != Outcome.INCONCLUSIVE:
             return v.outcome, canary_n
     return Outcome.FAIL, canary_n  # still undecided: the executor gives up and rolls back

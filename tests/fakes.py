@@ -7,6 +7,8 @@ error rate and a latency that the metrics reflect.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 from deployer.aws.ecs import Rollout
@@ -63,7 +65,7 @@ class FakeTarget:
     clock: FakeClock
     weights_now: dict[str, int] = field(default_factory=dict)
     behaviour: dict[str, Behaviour] = field(default_factory=dict)  # by task definition
-    rps: float = 50.0
+    rps: float = 500.0
     start_polls: int = 1
     drain_polls: int = 0  # polls a replaced warm color's old tasks keep serving beside the new ones
     revisions: int = 1
@@ -176,9 +178,10 @@ class FakeTarget:
         self._touch("point_test_listener")
         self.test_listener = color
 
-    def read_window(self, colors, start, end, period, checks=()) -> Readout:
+    def read_window(self, colors, start, end, period, checks=(), latency_ms=None) -> Readout:
         """One read (counted as "window"): the traffic of each color and the app's own metrics; an errors
-        count is a share of the window's requests, any other metric a value."""
+        count is a share of the window's requests, any other metric a value. Latencies are log-normal
+        with the behaviour's p50 and p99, so the requests slower than a threshold follow from them."""
         self._touch("window")
         traffic = {}
         for color in colors:
@@ -187,8 +190,12 @@ class FakeTarget:
             requests = int(self.rps * max(0.0, min(end, self.clock()) - start) * share)
             b = self.behaviour.get(c.task_definition, Behaviour())
             p50 = b.p50_ms if b.p50_ms is not None else b.p99_ms / 2
+            slow = {}
+            if latency_ms:
+                allowed, reference = (int(round(requests * share_slower(p50, b.p99_ms, ms))) for ms in latency_ms)
+                slow = {"slower_than_allowed": allowed, "slower_than_reference": reference}
             traffic[color] = WindowStats(requests, int(round(requests * b.error_rate)), b.p99_ms if requests else None,
-                                         p50 if requests else None)
+                                         p50 if requests else None, **slow)
         metrics = {}
         for check in checks:
             metrics[check.name] = {}
@@ -207,6 +214,16 @@ class FakeTarget:
             color: ColorState(c.task_definition, c.desired, self.weights_now.get(color) if color != "main" else None)
             for color, c in self.colors.items()
         })
+
+
+def share_slower(p50_ms: float, p99_ms: float, threshold_ms: float) -> float:
+    """The share of log-normal latencies with this median and p99 that are above `threshold_ms`."""
+    from statistics import NormalDist
+
+    if p99_ms <= p50_ms:
+        return 0.0 if threshold_ms >= p50_ms else 1.0
+    sigma = (math.log(p99_ms) - math.log(p50_ms)) / NormalDist().inv_cdf(0.99)
+    return 1 - NormalDist().cdf((math.log(threshold_ms) - math.log(p50_ms)) / sigma)
 
 
 class RecordingProgress:

@@ -39,6 +39,22 @@ def alb_queries(load_balancer: str, target_group: str) -> dict[str, tuple]:
     return {suffix: ("AWS/ApplicationELB", metric, dimensions, stat) for metric, stat, suffix in ALB_SERIES}
 
 
+def latency_rank_queries(load_balancer: str, target_group: str, thresholds_ms: tuple[float, ...]) -> dict[str, tuple]:
+    """The queries that count a target group's requests slower than each threshold: the answered
+    requests (SampleCount of TargetResponseTime) and, per threshold, the percentile rank `PR(:t)`,
+    the percent of them at most t seconds. CloudWatch computes both from the full distribution."""
+    dimensions = [{"Name": "LoadBalancer", "Value": load_balancer}, {"Name": "TargetGroup", "Value": target_group}]
+    queries = {"answered": ("AWS/ApplicationELB", "TargetResponseTime", dimensions, "SampleCount")}
+    for ms in thresholds_ms:
+        queries[f"pr{ms:g}"] = ("AWS/ApplicationELB", "TargetResponseTime", dimensions, f"PR(:{ms / 1000:.6g})")
+    return queries
+
+
+def slower_than(answered: tuple[float, ...], percent_at_most: tuple[float, ...]) -> int:
+    """Requests slower than a threshold, period by period: answered x (100 - PR) / 100."""
+    return sum(round(n * (100 - pr) / 100) for n, pr in zip(answered, percent_at_most))
+
+
 class CloudWatch(Adapter):
     service_name = "cloudwatch"
 

@@ -71,6 +71,7 @@ class Executor:
     _rolling_back: bool = field(init=False, default=False)
     resumed: bool = field(init=False, default=False)  # the record was begun by another run
     last_gate: tuple | None = field(init=False, default=None)  # (window, verdict): closed periods read the same again
+    latency_reference: tuple[str, float] | None = field(init=False, default=None)  # (canary, the baseline's p99 ms)
 
     # ------------------------------------------------------------------ running
     def __post_init__(self) -> None:
@@ -86,6 +87,7 @@ class Executor:
         self._rolling_back = False
         self.resumed = resumed
         self.last_gate = None
+        self.latency_reference = None
 
     def run(self, plan: Plan, record: ReleaseRecord, lease: Lease, *, resumed: bool = True) -> ReleaseRecord:
         """Run from `record.step_index` to the end; roll back on failure. Returns the final record.

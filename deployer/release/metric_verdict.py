@@ -11,7 +11,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from deployer.release.gates import Outcome, Reason, WindowStats, two_proportion_p_value, wilson_lower_bound, wilson_upper_bound
+from deployer.release.gates import Outcome, Reason, WindowStats
 
 if TYPE_CHECKING:
     from deployer.release.gates import Verdict
@@ -95,10 +95,10 @@ class Reading:
 
 
 def judge_metric(check: MetricCheck, canary: float | None, baseline: float | None, traffic: WindowStats,
-                 baseline_traffic: WindowStats | None, min_requests: int, confidence: float, looks: int = 1) -> Reading:
+                 baseline_traffic: WindowStats | None, min_requests: int, confidence: float) -> Reading:
     """PASS, FAIL or INCONCLUSIVE for one custom metric over one window."""
     if check.kind == "errors":
-        return _judge_errors(check, canary, baseline, traffic, baseline_traffic, min_requests, confidence, looks)
+        return _judge_errors(check, canary, baseline, traffic, baseline_traffic, min_requests, confidence)
     shown = f"{check.limit:g}" if check.limit is not None else "-"
 
     def row(outcome: Outcome, reason: str, detail: str) -> Reading:
@@ -124,8 +124,15 @@ def judge_metric(check: MetricCheck, canary: float | None, baseline: float | Non
     return row(Outcome.PASS, Reason.HEALTHY, f"{check.name} {canary:g}")
 
 
-def _judge_errors(check, canary, baseline, traffic, baseline_traffic, min_requests, confidence, looks) -> Reading:
-    """A count of failures, judged as a share of the color's requests, with the 5xx gate's statistics."""
+def _judge_errors(check, canary, baseline, traffic, baseline_traffic, min_requests, confidence) -> Reading:
+    """A count of failures, judged as a share of the color's requests with the 5xx gate's anytime-valid
+    tests: above the limit (FAIL), more than `margin` worse than the baseline (FAIL), or shown below
+    the limit (PASS); a metric with a margin only passes once it is not worse than the baseline."""
+    from deployer.release.gates import said
+    from deployer.release.sequential import rate_above, rate_above_baseline, rate_below
+
+    alpha = 1 - confidence
+    fail_at, pass_at = 2 / alpha, 1 / alpha  # two ways to fail, each at alpha / 2
     requests = traffic.requests
     errors = min(requests, int(round(canary or 0)))  # no datapoint: nothing failed (a counter publishes nothing)
     rate = 100 * errors / requests if requests else 0.0
@@ -139,20 +146,26 @@ def _judge_errors(check, canary, baseline, traffic, baseline_traffic, min_reques
         return Reading("cloudwatch", check.name, round(rate, 3), None if base_rate is None else round(base_rate, 3),
                        _limit_text(check), outcome.value, reason, detail)
 
-    if check.limit is not None and errors and wilson_lower_bound(errors, requests, confidence) * 100 >= check.limit:
-        return row(Outcome.FAIL, MetricReason.ABOVE_LIMIT,
-                   f"{check.name} {errors}/{requests} requests = {rate:.1f}% >= limit {check.limit:g}% ({confidence:.0%} confidence)")
+    if check.limit is not None:
+        above = rate_above(errors, requests, check.limit / 100)
+        if above >= fail_at:
+            return row(Outcome.FAIL, MetricReason.ABOVE_LIMIT,
+                       f"{check.name} {errors}/{requests} requests = {rate:.1f}%: above the limit {check.limit:g}% "
+                       f"(evidence {said(above)} >= {fail_at:.0f})")
+    if check.margin is not None and base is not None:
+        worse = rate_above_baseline(errors, requests, base.errors, base.requests, ratio=1 + check.margin)
+        if worse >= fail_at:
+            return row(Outcome.FAIL, MetricReason.WORSE_THAN_BASELINE,
+                       f"{check.name} {rate:.2f}% vs baseline {base_rate:.2f}%: more than {check.margin:.0%} worse "
+                       f"(evidence {said(worse)} >= {fail_at:.0f})")
     if requests < min_requests:
         return row(Outcome.INCONCLUSIVE, Reason.TOO_FEW_REQUESTS, f"canary served {requests} of the {min_requests} requests needed")
-    if check.margin is not None and base is not None:
-        alpha = (1 - confidence) / max(1, looks)
-        p_value = two_proportion_p_value(WindowStats(requests, errors, None), base)
-        if p_value < alpha and rate > base_rate * (1 + check.margin):
-            return row(Outcome.FAIL, MetricReason.WORSE_THAN_BASELINE,
-                       f"{check.name} {rate:.2f}% vs baseline {base_rate:.2f}% (Fisher exact p={p_value:.2g} < {alpha:.2g})")
-    if check.limit is not None and wilson_upper_bound(errors, requests, confidence) * 100 >= check.limit:
-        return row(Outcome.INCONCLUSIVE, Reason.TOO_FEW_REQUESTS,
-                   f"{check.name} {rate:.1f}% could still be at the limit {check.limit:g}%; waiting for more requests")
+    if check.limit is not None:
+        below = rate_below(errors, requests, check.limit / 100)
+        if below < pass_at:
+            return row(Outcome.INCONCLUSIVE, Reason.TOO_FEW_REQUESTS,
+                       f"{check.name} {rate:.1f}% not yet shown below the limit {check.limit:g}% "
+                       f"(evidence {said(below)} of {pass_at:.0f}); waiting for more requests")
     return row(Outcome.PASS, Reason.HEALTHY, f"{check.name} {errors}/{requests} = {rate:.2f}%")
 
 

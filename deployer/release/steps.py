@@ -44,9 +44,9 @@ class GateLimits:
                       "metrics": tuple(MetricCheck.from_dict(m) for m in data.get("metrics") or ())})
 
     def thresholds(self) -> Thresholds:
-        """The verdict's inputs; each of a step's looks spends alpha / (max_inconclusive + 1)."""
+        """The verdict's inputs (its tests are anytime-valid: a step may look as often as it polls)."""
         return Thresholds(self.max_5xx_rate, self.max_p99_ms, self.margin, self.min_requests, self.confidence,
-                          self.p99_min_delta_ms, self.max_inconclusive + 1)
+                          self.p99_min_delta_ms)
 
     def describe(self) -> str:
         alarms = f", alarms {', '.join(self.alarms)}" if self.alarms else ""

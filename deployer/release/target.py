@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from deployer.aws.cloudformation import CloudFormation
-from deployer.aws.cloudwatch import ALB_SUFFIXES, CloudWatch, GroupMetrics, alb_queries
+from deployer.aws.cloudwatch import ALB_SUFFIXES, CloudWatch, GroupMetrics, alb_queries, latency_rank_queries, slower_than
 from deployer.aws.ecs import EcsReleases, Rollout
 from deployer.aws.elbv2 import Elbv2
 from deployer.aws.route53 import Route53
@@ -118,16 +118,19 @@ class ServiceTarget:
 
     # --- metrics ---
     def read_window(self, colors: list[str], start: float, end: float, period: int,
-                    checks: tuple[MetricCheck, ...] = ()) -> Readout:
+                    checks: tuple[MetricCheck, ...] = (), latency_ms: tuple[float, float] | None = None) -> Readout:
         """Each color's ALB target-group numbers and the gate's own metrics, in one GetMetricData call.
         A custom metric's dimensions are filled in with the color, the color's target group (full
-        name) and its ECS service name."""
+        name) and its ECS service name. With `latency_ms` (allowed, reference), each color's requests
+        slower than each are counted too."""
         queries = {}
         for color in colors:
             lb_key = names.output_load_balancer_full_name(color if self.service.dns_switched else None)
             lb = self.outputs.get(lb_key) or (self.service.load_balancer.rule.load_balancer_full_name if self.service.load_balancer.rule else "")
-            queries.update({("alb", color, suffix): query for suffix, query in
-                            alb_queries(lb, self.outputs[names.output_target_group_full_name(color)]).items()})
+            group = self.outputs[names.output_target_group_full_name(color)]
+            queries.update({("alb", color, suffix): query for suffix, query in alb_queries(lb, group).items()})
+            if latency_ms:
+                queries.update({("slow", color, key): query for key, query in latency_rank_queries(lb, group, latency_ms).items()})
             values = {"color": color, "service": self.ecs_name(color),
                       "target_group": self.outputs.get(names.output_target_group_full_name(color), "")}
             for check in checks:
@@ -142,7 +145,12 @@ class ServiceTarget:
             # a canary task that crashed answers nothing: its refused connections are errors too
             requests = int(sum(m.requests))
             errors = min(requests, int(sum(m.errors) + sum(m.connection_errors)))
-            traffic[color] = WindowStats(requests, errors, p99, p50)
+            slow = {}
+            if latency_ms:
+                answered = found[("slow", color, "answered")]
+                allowed, reference = (slower_than(answered, found[("slow", color, f"pr{ms:g}")]) for ms in latency_ms)
+                slow = {"slower_than_allowed": allowed, "slower_than_reference": reference}
+            traffic[color] = WindowStats(requests, errors, p99, p50, **slow)
         metrics = {check.name: {color: found[("metric", check.name, color)] for color in colors} for check in checks}
         return Readout(traffic, metrics)
 

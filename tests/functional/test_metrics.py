@@ -103,3 +103,20 @@ def test_the_target_reads_traffic_and_the_apps_metric_in_one_get_metric_data(aws
     green = readout.traffic["green"]
     assert (green.requests, green.errors) == (100, 10)  # 6 target 5xx + 4 refused connections
     assert sum(readout.metrics["checkout-errors"]["green"]) == 12.0
+
+
+def test_requests_slower_than_a_threshold_are_counted_by_cloudwatch_in_the_same_call(aws, examples_config):
+    """PR(:t) of TargetResponseTime (the percent at most t) and its SampleCount give the requests
+    slower than t, per period; moto answers them through the sandbox's extension, as CloudWatch does."""
+    from deployer.release.target import ServiceTarget
+    from deployer.synth import names
+
+    now, second = publish_alb_samples()  # 96 answered: 90 between 10 and 19 ms, 6 at 20 ms
+    cloudwatch = CloudWatch(client("cloudwatch"))
+    outputs = {names.output_target_group_full_name("green"): TG, names.output_load_balancer_full_name(): LB}
+    target = ServiceTarget(examples_config.services["web"], outputs, None, None, None, cloudwatch)
+    green = target.read_window(["green"], second - 60, now + 60, 60, (), latency_ms=(19.5, 9.0)).traffic["green"]
+    assert cloudwatch.calls == 1
+    assert (green.slower_than_allowed, green.slower_than_reference) == (6, 96)
+    none = target.read_window(["green"], second - 60, now + 60, 60, (), latency_ms=(25.0, 20.0)).traffic["green"]
+    assert (none.slower_than_allowed, none.slower_than_reference) == (0, 0)  # at most t is not slower than t

@@ -23,7 +23,8 @@ T = Thresholds(5.0, 1000, 0.2, 100, 0.99)
 
 
 def W(requests, errors=0):
-    return WindowStats(requests, errors, 100.0, 50.0)
+    """Traffic with latencies counted: 1% slower than the baseline's p99, none over the allowed one."""
+    return WindowStats(requests, errors, 100.0, 50.0, 0, requests // 100)
 
 
 def judge(check, canary, baseline, traffic=W(1000), base=W(9000)):
@@ -73,14 +74,14 @@ class Target:
     def __init__(self, alb, metric):
         self.alb, self.metric, self.asked = alb, metric, []
 
-    def read_window(self, colors, start, end, period, checks=()):
+    def read_window(self, colors, start, end, period, checks=(), latency_ms=None):
         self.asked.append(([check.name for check in checks], tuple(colors), start, end, period))
         return Readout({c: self.alb[c] for c in colors}, {check.name: {c: self.metric[c] for c in colors} for check in checks})
 
 
 def test_a_bad_custom_metric_fails_a_gate_the_alb_passes_with_every_row_recorded():
     limits = GateLimits(5.0, 1000.0, 0.2, 50.0, 100, 0.99, 10, 5, (), (ERRORS,))
-    window = Window("green", "blue", 1000.0, 1010.0, 10)
+    window = Window("green", "blue", 1000.0, 1010.0, 10, 100.0, (150.0, 150.0))
     target = Target({"green": W(1000), "blue": W(9000)}, {"green": (60.0, 70.0), "blue": (45.0, 45.0)})
     alb = AlbSource()
     readout = alb.read(target, window, limits.metrics)
@@ -94,7 +95,8 @@ def test_a_bad_custom_metric_fails_a_gate_the_alb_passes_with_every_row_recorded
     assert (v.outcome, v.reason) == (Outcome.FAIL, "metric_above_limit") and "13.0%" in v.detail
     table = [(r["source"], r["metric"], r["canary"], r["baseline"], r["outcome"]) for r in v.numbers["readings"]]
     assert table[-1] == ("cloudwatch", "checkout-errors", 13.0, 1.0, "FAIL")
-    assert [r[0] for r in table] == ["alb"] * 4 + ["cloudwatch"]
+    assert [r[1] for r in table] == ["requests", "5xx %", "p50 ms", "p99 ms", "slow %", "checkout-errors"]
+    assert table[4] == ("alb", "slow %", 0.0, 0.0, "PASS")
 
 
 def test_an_inconclusive_alb_holds_even_when_the_metric_passes():

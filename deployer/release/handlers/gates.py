@@ -29,13 +29,19 @@ def evaluate(ex: Executor, canary: str, baseline: str | None, limits: GateLimits
     closed = end > start  # else the first period is still filling: read it as it is
     if not closed:
         end = start + period
-    key = (canary, baseline, start, end, limits)
+    reference = ex.latency_reference[1] if ex.latency_reference and ex.latency_reference[0] == canary else None
+    key = (canary, baseline, start, end, limits, reference)
     if closed and ex.last_gate and ex.last_gate[0] == key:
         return ex.last_gate[1]  # the same closed periods: a second read would only repeat the answer
-    window = Window(canary, baseline, start, end, period)
+    window = Window(canary, baseline, start, end, period, reference, limits.thresholds().latency_ms(reference) if reference else None)
     alb = AlbSource()
     readout = alb.read(ex.target, window, tuple(limits.metrics))
     traffic = readout.traffic
+    held = traffic.get(baseline) if baseline else None
+    if reference is None and closed and held and held.p99_ms is not None and held.requests >= limits.min_requests:
+        # the baseline's p99 over a closed window: from the next read on, the canary's requests
+        # are counted against it (kept for the release's later steps, whose baseline is the same)
+        ex.latency_reference = (canary, held.p99_ms)
     first = alb.verdict(traffic, window, limits)
     readings = alb.readings(first, limits)
     for source in extra_sources(limits):

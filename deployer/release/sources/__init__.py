@@ -26,6 +26,8 @@ class Window:
     start: float  # epoch seconds, on a period boundary
     end: float
     period: int
+    reference_ms: float | None = None  # the baseline's p99 the latency thresholds come from
+    latency_ms: tuple[float, float] | None = None  # (allowed, pass): count the requests slower than each
 
     @property
     def colors(self) -> list[str]:

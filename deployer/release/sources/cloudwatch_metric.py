@@ -28,4 +28,4 @@ class CloudWatchMetricSource:
         canary_traffic = traffic.get(window.canary, WindowStats(0, 0, None))
         baseline_traffic = traffic.get(window.baseline) if window.baseline else None
         return [judge_metric(self.check, numbers.get(window.canary), numbers.get(window.baseline) if window.baseline else None,
-                             canary_traffic, baseline_traffic, limits.min_requests, limits.confidence, limits.max_inconclusive + 1)]
+                             canary_traffic, baseline_traffic, limits.min_requests, limits.confidence)]
