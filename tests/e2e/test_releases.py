@@ -82,8 +82,10 @@ def test_canary_with_20_percent_5xx_is_rolled_back_fast(sandbox):
     fail = next(v for v in report["verdicts"] if v["outcome"] == "FAIL")
     assert fail["weight"] == 10
     shifted = next(e["at"] for e in report["events"] if e["text"].startswith("weights ") and "10" in e["text"])
-    period = 2
-    assert fail["at"] - shifted <= 2 * period + 3, "decided within two gate windows (plus metric delivery)"
+    # decided on evidence, not on a request quota: 20% errors prove themselves within ~60 canary requests
+    # (about 6 s of a 10% share of 100 rps); the clock adds metric delivery and a loaded machine's delays
+    assert 0 < fail["canary"]["requests"] <= 100, fail["canary"]
+    assert fail["at"] - shifted <= 15, "decided within a few gate windows"
     # the proxy's own log: all traffic on the stable color within 1 s of the FAIL verdict
     restored = [at for at, text in proxy_events(refreshed(sandbox)) if at >= fail["at"] and "=100" in text and "=0" in text]
     assert restored and restored[0] - fail["at"] < 1.0, (fail["at"], restored[:3])
