@@ -322,7 +322,7 @@ class FakeCloudWatchAdapter:
     """GetMetricData at the adapter interface (moto answers p99 with HTTP 500): each target group
     serves `rps` x its listener weight, with the error rate and p99 of the image its tasks run."""
 
-    def __init__(self, weights_of, image_of_group, clock, rps=50.0, behaviour=None):
+    def __init__(self, weights_of, image_of_group, clock, rps=500.0, behaviour=None):
         self.weights_of = weights_of  # () -> {target group full name: weight}
         self.image_of_group = image_of_group  # target group full name -> image
         self.clock = clock
@@ -343,9 +343,13 @@ class FakeCloudWatchAdapter:
                 continue
             requests = self.rps * seconds * weights.get(tg, 0) / 100
             b = self.behaviour.get(self.image_of_group(tg), Behaviour())
+            if stat.startswith("PR(:"):  # the percent of requests at most t seconds, log-normal latencies
+                threshold_ms = float(stat[4:-1]) * 1000
+                out[key] = (100 * (1 - share_slower(b.p99_ms / 2, b.p99_ms, threshold_ms)),) if requests else ()
+                continue
             series = {("RequestCount", "Sum"): (requests,), ("HTTPCode_Target_5XX_Count", "Sum"): (round(requests * b.error_rate),),
                       ("TargetResponseTime", "p99"): (b.p99_ms / 1000,), ("TargetResponseTime", "p50"): (b.p99_ms / 2000,),
-                      ("TargetConnectionErrorCount", "Sum"): (0,)}[(metric, stat)]
+                      ("TargetResponseTime", "SampleCount"): (requests,)}[(metric, stat)]
             out[key] = series if requests else ()
         return out
 

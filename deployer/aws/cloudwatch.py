@@ -16,17 +16,23 @@ class GroupMetrics:
     errors: tuple[float, ...]
     p99_seconds: tuple[float, ...]
     p50_seconds: tuple[float, ...] = ()
-    connection_errors: tuple[float, ...] = ()  # requests the target never answered (the ALB's 502s)
+    answered: tuple[float, ...] = ()  # requests the target answered (refused and dropped ones are not)
+
+    @property
+    def unanswered(self) -> int:
+        """Requests the target never answered: refused connections and connections it closed
+        mid-request. Both are the ALB's 502s, and only RequestCount of the group counts them."""
+        return max(0, round(sum(self.requests) - sum(self.answered)))
 
 
 MAX_QUERIES = 500  # GetMetricData's limit per call
-# (metric, statistic, GroupMetrics field order): requests, errors, p99, p50, connection errors
+# (metric, statistic, GroupMetrics field order): requests, errors, p99, p50, answered
 ALB_SERIES = (
     ("RequestCount", "Sum", "req"),
     ("HTTPCode_Target_5XX_Count", "Sum", "err"),
     ("TargetResponseTime", "p99", "p99"),
     ("TargetResponseTime", "p50", "p50"),
-    ("TargetConnectionErrorCount", "Sum", "cer"),
+    ("TargetResponseTime", "SampleCount", "ans"),
 )
 
 
@@ -40,11 +46,11 @@ def alb_queries(load_balancer: str, target_group: str) -> dict[str, tuple]:
 
 
 def latency_rank_queries(load_balancer: str, target_group: str, thresholds_ms: tuple[float, ...]) -> dict[str, tuple]:
-    """The queries that count a target group's requests slower than each threshold: the answered
-    requests (SampleCount of TargetResponseTime) and, per threshold, the percentile rank `PR(:t)`,
-    the percent of them at most t seconds. CloudWatch computes both from the full distribution."""
+    """The queries that count a target group's requests slower than each threshold: per threshold,
+    the percentile rank `PR(:t)`, the percent of the answered requests at most t seconds (with the
+    SampleCount of ALB_SERIES, a count). CloudWatch computes it from the full distribution."""
     dimensions = [{"Name": "LoadBalancer", "Value": load_balancer}, {"Name": "TargetGroup", "Value": target_group}]
-    queries = {"answered": ("AWS/ApplicationELB", "TargetResponseTime", dimensions, "SampleCount")}
+    queries = {}
     for ms in thresholds_ms:
         queries[f"pr{ms:g}"] = ("AWS/ApplicationELB", "TargetResponseTime", dimensions, f"PR(:{ms / 1000:.6g})")
     return queries

@@ -142,13 +142,12 @@ class ServiceTarget:
             m = GroupMetrics(*(found[("alb", color, suffix)] for suffix in ALB_SUFFIXES))
             p99 = max(m.p99_seconds) * 1000 if m.p99_seconds else None  # the worst period: conservative
             p50 = statistics.median(m.p50_seconds) * 1000 if m.p50_seconds else None
-            # a canary task that crashed answers nothing: its refused connections are errors too
+            # a request the target never answered (refused, or dropped mid-request) is an error too
             requests = int(sum(m.requests))
-            errors = min(requests, int(sum(m.errors) + sum(m.connection_errors)))
+            errors = min(requests, int(sum(m.errors)) + m.unanswered)
             slow = {}
             if latency_ms:
-                answered = found[("slow", color, "answered")]
-                allowed, reference = (slower_than(answered, found[("slow", color, f"pr{ms:g}")]) for ms in latency_ms)
+                allowed, reference = (slower_than(m.answered, found[("slow", color, f"pr{ms:g}")]) for ms in latency_ms)
                 slow = {"slower_than_allowed": allowed, "slower_than_reference": reference}
             traffic[color] = WindowStats(requests, errors, p99, p50, **slow)
         metrics = {check.name: {color: found[("metric", check.name, color)] for color in colors} for check in checks}

@@ -1,7 +1,9 @@
 """The metrics feeder: per target group RequestCount, HTTPCode_Target_5XX_Count,
 TargetConnectionErrorCount and TargetResponseTime into the emulated CloudWatch
-(AWS/ApplicationELB), once a second. As on AWS, a request whose target did not answer counts in
-RequestCount and TargetConnectionErrorCount, not in the target's 5xx or its response time.
+(AWS/ApplicationELB), once a second, and per load balancer HTTPCode_ELB_502_Count. As on AWS, a
+request whose target did not answer counts in the group's RequestCount, not in the target's 5xx
+or its response time: in TargetConnectionErrorCount when no connection was made, in no other
+target metric when the target closed the connection mid-request (a 502 of the load balancer).
 
 It publishes through the CloudWatch API like any client. As on AWS, nothing is published for
 an idle target group and the 5xx count only when there were 5xx answers.
@@ -40,13 +42,16 @@ def datums(samples: list[Sample]) -> list[dict]:
         stamp = datetime.fromtimestamp(second, timezone.utc)
         common = {"Dimensions": dims, "Timestamp": stamp, "StorageResolution": 1}
         out.append({"MetricName": "RequestCount", "Value": float(len(group)), "Unit": "Count", **common})
-        answered = [s for s in group if not s.connection_error]
+        answered = [s for s in group if s.answered]
         errors = sum(1 for s in answered if s.status >= 500)
         if errors:
             out.append({"MetricName": "HTTPCode_Target_5XX_Count", "Value": float(errors), "Unit": "Count", **common})
-        refused = len(group) - len(answered)
+        refused = sum(1 for s in group if s.connection_error)
         if refused:
             out.append({"MetricName": "TargetConnectionErrorCount", "Value": float(refused), "Unit": "Count", **common})
+        if len(answered) < len(group):  # the load balancer's own 502s: by load balancer only, as on AWS
+            out.append({"MetricName": "HTTPCode_ELB_502_Count", "Value": float(len(group) - len(answered)), "Unit": "Count",
+                        "Dimensions": dims[:1], "Timestamp": stamp, "StorageResolution": 1})
         if answered:
             values, counts = latency_values([s.seconds for s in answered])
             out.append({"MetricName": "TargetResponseTime", "Values": values, "Counts": counts, "Unit": "Seconds", **common})

@@ -45,7 +45,12 @@ class Sample:
     status: int
     seconds: float
     at: float
-    connection_error: bool = False  # the target did not answer: the ALB's 502, TargetConnectionErrorCount
+    connection_error: bool = False  # no connection to the target: the ALB's 502, TargetConnectionErrorCount
+    dropped: bool = False  # connected, then closed without an answer: the ALB's 502, in no target metric but RequestCount
+
+    @property
+    def answered(self) -> bool:
+        return not (self.connection_error or self.dropped)
 
 
 @dataclass
@@ -192,8 +197,13 @@ class ListenerProxy:
             return Response("503 Service Unavailable: no healthy target\n", status=503)
         group_arn, ip, port = picked
         started = time.monotonic()
+        connection = http.client.HTTPConnection(ip, port, timeout=10)
         try:
-            connection = http.client.HTTPConnection(ip, port, timeout=10)
+            connection.connect()
+        except OSError:  # refused, or no route: as the ALB, a connection error of the target group
+            self.recorder.add(Sample(group_arn, self.load_balancer, 502, time.monotonic() - started, time.time(), True))
+            return Response("502 Bad Gateway\n", status=502)
+        try:
             headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
             path = request.full_path.rstrip("?") if request.query_string else request.path
             connection.request(request.method, path, body=request.get_data() or None, headers=headers)
@@ -201,10 +211,11 @@ class ListenerProxy:
             body = upstream.read()
             status = upstream.status
             out_headers = [(k, v) for k, v in upstream.getheaders() if k.lower() not in HOP_BY_HOP]
-            connection.close()
-        except OSError:
-            self.recorder.add(Sample(group_arn, self.load_balancer, 502, time.monotonic() - started, time.time(), True))
+        except (OSError, http.client.HTTPException):  # reset or closed mid-request, or a reply cut short
+            self.recorder.add(Sample(group_arn, self.load_balancer, 502, time.monotonic() - started, time.time(), dropped=True))
             return Response("502 Bad Gateway\n", status=502)
+        finally:
+            connection.close()
         elapsed = time.monotonic() - started
         self.recorder.add(Sample(group_arn, self.load_balancer, status, elapsed, time.time()))
         return Response(body, status=status, headers=out_headers)

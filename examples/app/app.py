@@ -17,6 +17,8 @@ the environment, so a release can bring a bad version without a new build:
                       each EVERY seconds of the clock (errors in bursts, e.g. "1/5"), none in between
   SLOW_FRACTION       fraction 0..1 of `/` requests that take SLOW_MS longer (a slow minority: the
   SLOW_MS             median does not move, the tail does)
+  RESET_RATE          fraction 0..1 of `/` requests whose connection is closed without an answer (a
+                      worker that dies mid-request: no status code, so no 5xx, only a dropped request)
 
 Its own metrics: once a second it prints an embedded-metric-format line (namespace Example/App,
 dimension ServiceName from ECS_SERVICE_NAME, which on ECS comes from the task metadata endpoint):
@@ -44,6 +46,7 @@ def make_app(env: dict[str, str]):
     burst_on, burst_every = float(burst_on), float(burst_every or 1)
     slow_fraction = float(env.get("SLOW_FRACTION", "0") or 0)
     slow = float(env.get("SLOW_MS", "0") or 0) / 1000.0
+    reset_rate = float(env.get("RESET_RATE", "0") or 0)
     rng = random.Random(env.get("SEED"))
     counts = Counts()
 
@@ -55,6 +58,8 @@ def make_app(env: dict[str, str]):
         elif path == "/":
             if latency or slow_fraction:
                 time.sleep(latency + (slow if rng.random() < slow_fraction else 0.0))
+            if reset_rate and rng.random() < reset_rate:
+                drop_connection(environ)
             in_burst = burst_on > 0 and time.time() % burst_every < burst_on
             if in_burst or rng.random() < error_rate:
                 status, body = "500 Internal Server Error", {"error": "injected fault", "version": version}
@@ -70,6 +75,19 @@ def make_app(env: dict[str, str]):
 
     app.counts = counts
     return app
+
+
+def drop_connection(environ) -> None:
+    """Close the client's connection with no answer: shut the socket down (the peer reads EOF, then
+    a reset, as from a worker that died) and tell werkzeug the connection is gone, so it writes nothing."""
+    import socket
+    import struct
+
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
+    raise ConnectionResetError("connection dropped as asked (RESET_RATE)")
 
 
 class Counts:

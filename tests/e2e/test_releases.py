@@ -119,6 +119,20 @@ def test_a_slow_minority_is_rolled_back_though_the_median_does_not_move(sandbox)
     assert live_color(sandbox) == live
 
 
+def test_a_canary_that_drops_connections_is_rolled_back_though_it_never_answers_5xx(sandbox):
+    """example/web:13 closes 15% of its connections mid-request: the target sends no status, so its
+    5xx count stays 0; the ALB answers 502 and counts the request in the group's RequestCount only.
+    Requests the target never answered (RequestCount minus TargetResponseTime's SampleCount) are
+    errors, and the gate rolls the canary back on them."""
+    live, code, report, err, sent = release_web(sandbox, "example/web:13", rps=100)
+    assert code == 3, err
+    assert report["rollback_reason"].startswith(("error_rate_above_limit", "error_rate_above_baseline")), report["rollback_reason"]
+    fail = next(v for v in report["verdicts"] if v["outcome"] == "FAIL")
+    assert fail["canary"]["errors"] > 0 and fail["weight"] == 10, fail["canary"]
+    assert sent.statuses.get(502, 0) > 0 and not any(500 <= s < 600 and s != 502 for s in sent.statuses), sent.statuses
+    assert live_color(sandbox) == live
+
+
 def test_a_canary_that_gets_no_traffic_is_never_promoted(sandbox):
     """No requests at all (a quiet hour): nothing to judge, so the step holds, then rolls back as
     too_few_requests; neither a PASS nor a FAIL blamed on the canary."""

@@ -30,7 +30,17 @@ def test_refused_connections_count_as_requests_not_as_target_5xx_or_latency():
     assert by_name["TargetConnectionErrorCount"]["Value"] == 4
     assert sum(by_name["TargetResponseTime"]["Counts"]) == 96
     only_refused = {d["MetricName"] for d in datums([Sample(TG_ARN, LB, 502, 0.001, 1.0, True)])}
-    assert only_refused == {"RequestCount", "TargetConnectionErrorCount"}
+    assert only_refused == {"RequestCount", "TargetConnectionErrorCount", "HTTPCode_ELB_502_Count"}
+
+
+def test_a_connection_dropped_mid_request_is_a_request_of_the_group_and_a_502_of_the_load_balancer():
+    """As on AWS: no status from the target, so no target 5xx, no response time, no connection error;
+    the group's RequestCount has it, and HTTPCode_ELB_502_Count (load balancer dimension only)."""
+    dropped = datums([Sample(TG_ARN, LB, 502, 0.002, 1.0, dropped=True), Sample(TG_ARN, LB, 200, 0.01, 1.0)])
+    by_name = {d["MetricName"]: d for d in dropped}
+    assert set(by_name) == {"RequestCount", "TargetResponseTime", "HTTPCode_ELB_502_Count"}
+    assert by_name["RequestCount"]["Value"] == 2 and sum(by_name["TargetResponseTime"]["Counts"]) == 1
+    assert by_name["HTTPCode_ELB_502_Count"]["Dimensions"] == [{"Name": "LoadBalancer", "Value": LB}]
 
 
 def publish_alb_samples() -> tuple[float, float]:
@@ -40,7 +50,7 @@ def publish_alb_samples() -> tuple[float, float]:
     recorder = Recorder()
     for s in samples(second + 0.5):
         recorder.add(s)
-    assert MetricsFeeder(recorder, client("cloudwatch")).flush(now) == 4
+    assert MetricsFeeder(recorder, client("cloudwatch")).flush(now) == 5
     return now, second
 
 
@@ -51,7 +61,7 @@ def test_published_metrics_come_back_through_the_adapter(aws):
     values = CloudWatch(client("cloudwatch")).metric_values(
         alb_queries(LB, TG), datetime.fromtimestamp(second - 60, timezone.utc), datetime.fromtimestamp(now + 60, timezone.utc), 60)
     green = GroupMetrics(*(values[suffix] for suffix in ALB_SUFFIXES))
-    assert sum(green.requests) == 100 and sum(green.errors) == 6 and sum(green.connection_errors) == 4
+    assert sum(green.requests) == 100 and sum(green.errors) == 6 and sum(green.answered) == 96 and green.unanswered == 4
     assert 0.010 <= green.p50_seconds[0] <= 0.0150 and 0.015 <= green.p99_seconds[0] <= 0.021
 
 

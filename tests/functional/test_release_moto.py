@@ -73,7 +73,7 @@ def build_web(spec_path, clock, behaviour, crashing=()):
         color = "blue" if group_full_name == full["blue"] else "green"
         return ecs.task_definitions[ecs.services_state[f"web-{color}"]["td"]]
 
-    cloudwatch = FakeCloudWatchAdapter(weights_by_group, image_of, clock, rps=40, behaviour=behaviour)
+    cloudwatch = FakeCloudWatchAdapter(weights_by_group, image_of, clock, rps=400, behaviour=behaviour)
     target = ServiceTarget(service, outputs, ecs, elb_adapter, Route53(client("route53"), sleep=no_sleep), cloudwatch)
     return service, target, ecs
 
