@@ -2,9 +2,10 @@
 
 Same shape as the simulated trials in gate_trials.py: the baseline serves 1% 5xx, the canary
 gets 10% of the traffic, each gate window holds about 100 canary requests (200 rps, 5 s periods),
-12 looks per step. Kinds: an identical canary, one at 5% 5xx, one whose latency is +50%
-(100 ms -> 150 ms). For each release it reads the JSON report: the verdict at the 10% step and
-the canary requests it took. Run: .venv/bin/python benchmarks/gate_trials_sandbox.py [--runs 5]
+up to 12 windows per step, the gate reading at every poll. Kinds: an identical canary, one at 5%
+5xx, one whose latency is +50% (100 ms -> 150 ms), errors in bursts (every request fails 1 s in
+each 5 s), a slow minority (3% of requests +1.5 s), 5% of connections dropped mid-request. For
+each release it reads the JSON report: the verdict at the 10% step and the canary requests it took. Run: .venv/bin/python benchmarks/gate_trials_sandbox.py [--runs 5]
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ KINDS = {  # kind -> (image env, the outcome that would be wrong)
     "identical": ({"ERROR_RATE": "0.01", "EXTRA_LATENCY_MS": "100"}, "rolled_back"),
     "5xx at 5%": ({"ERROR_RATE": "0.05", "EXTRA_LATENCY_MS": "100"}, "released"),
     "latency +50%": ({"ERROR_RATE": "0.01", "EXTRA_LATENCY_MS": "150"}, "released"),
+    "bursts 1s/5s": ({"ERROR_RATE": "0.01", "EXTRA_LATENCY_MS": "100", "ERROR_BURST": "1/5"}, "released"),
+    "slow minority": ({"ERROR_RATE": "0.01", "EXTRA_LATENCY_MS": "100", "SLOW_FRACTION": "0.03", "SLOW_MS": "1500"}, "released"),
+    "5% dropped": ({"ERROR_RATE": "0.01", "EXTRA_LATENCY_MS": "100", "RESET_RATE": "0.05"}, "released"),
 }
 BASELINE = {"ERROR_RATE": "0.01", "EXTRA_LATENCY_MS": "100"}
 

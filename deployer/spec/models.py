@@ -248,8 +248,9 @@ class Gates(Model):
     margin: Annotated[float, Meta(ge=0, le=10, description="Canary p99 may exceed the baseline's by this fraction (0.2 = 20%).")] = 0.2
     p99_min_delta_ms: Annotated[int, Meta(
         ge=0, le=600_000, description="A canary p99 this close to the baseline's is noise, whatever the margin says.")] = 50
-    min_requests: Annotated[int, Meta(ge=1, le=1_000_000, description="Fewer canary requests than this is INCONCLUSIVE, never FAIL.")] = 100
-    confidence: Annotated[float, Meta(gt=0.5, lt=1, description="Confidence of the two-proportion test.")] = 0.99
+    min_requests: Annotated[int, Meta(ge=1, le=1_000_000, description="A canary never passes on fewer requests than this.")] = 100
+    confidence: Annotated[float, Meta(gt=0.5, lt=1, description=(
+        "1 - the error rate of each gate test (a false rollback, a missed regression); it holds however often the gate looks."))] = 0.99
     period: Annotated[Seconds.between(1, 3600), Meta(description="Metric period of one gate window.")] = 60
     max_inconclusive: Annotated[int, Meta(ge=0, le=100, description="INCONCLUSIVE windows a step may wait before giving up.")] = 5
     alarms: Annotated[list[Annotated[str, Meta(min_length=1, max_length=255)]], Meta(
