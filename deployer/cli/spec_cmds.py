@@ -15,8 +15,12 @@ def validate(factory):
     """Check deployer.yaml; one line per problem, exit 2 if any."""
     config = factory.config()
     summary = ", ".join(f"{n} ({s.release.strategy})" for n, s in config.services.items())
-    emit(factory, {"result": "valid", "file": str(factory.config_path), "services": list(config.services)},
-          f"{factory.config_path}: {len(config.services)} service(s) valid: {summary}")
+    text = f"{factory.config_path}: {len(config.services)} service(s) valid: {summary}"
+    if config.trains:
+        trains = "; ".join(f"{n} ({' -> '.join(', '.join(w) for w in t.order())})" for n, t in config.trains.items())
+        text += f"\n{len(config.trains)} train(s): {trains}"
+    emit(factory, {"result": "valid", "file": str(factory.config_path), "services": list(config.services),
+                   "trains": {n: t.order() for n, t in config.trains.items()}}, text)
 
 
 @click.command()

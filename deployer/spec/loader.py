@@ -17,7 +17,7 @@ import yaml
 
 from deployer.errors import ConfigError
 from deployer.spec.lean_msgspec import msgspec
-from deployer.spec.models import ITEM_MESSAGES, DeployerConfig, Model, Service, convert
+from deployer.spec.models import ITEM_MESSAGES, DeployerConfig, Model, Service, Train, convert
 from deployer.spec.safe_yaml import load_yaml, path_text, read_text
 from deployer.spec.units import clip
 
@@ -78,6 +78,7 @@ class _TopLevel(Model):
     services: typing.Annotated[dict[str, Any], msgspec.Meta(min_length=1)]
     version: typing.Literal[1] = 1
     defaults: dict[str, Any] = {}
+    trains: dict[str, Any] = {}
 
 
 def _validate(data: dict) -> tuple[DeployerConfig | None, list[tuple[tuple, str]]]:
@@ -93,9 +94,21 @@ def _validate(data: dict) -> tuple[DeployerConfig | None, list[tuple[tuple, str]
             services[key] = convert(body, Service)
         except msgspec.ValidationError as exc:
             found.append(_problem(exc, ("services", key), Service, body))
+    trains = {}
+    for key, body in top.trains.items():
+        try:
+            trains[key] = convert(body, Train)
+        except msgspec.ValidationError as exc:
+            found.append(_problem(exc, ("trains", key), Train, body))
+            continue
+        for index, member in enumerate(trains[key].members):
+            if member not in top.services:
+                field = ("waves",) if trains[key].waves else ("services", index)
+                found.append((("trains", key, *field), f"{member} is not a service of this file (services: {', '.join(top.services)})"))
+                break
     if found:
         return None, found
-    return DeployerConfig(services=services, version=top.version, defaults=top.defaults), []
+    return DeployerConfig(services=services, version=top.version, defaults=top.defaults, trains=trains), []
 
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at (?:`(?P<key>key)` in )?`\$(?P<path>[^`]*)`)?$", re.S)

@@ -426,10 +426,53 @@ class Service(Model):
         return self.name if color == "main" else f"{self.name}-{color}"
 
 
+class Train(Model):
+    """Services released together: in waves, each member with its own strategy and gates, one decision."""
+
+    services: Annotated[list[ServiceName], Meta(max_length=200, description="The members; order them with depends_on.")] = []
+    depends_on: Annotated[dict[str, list[ServiceName]], Meta(
+        description="member -> the members released before it (a DAG: its levels are the waves).")] = {}
+    waves: Annotated[list[Annotated[list[ServiceName], Meta(min_length=1, max_length=200)]], Meta(
+        max_length=50, description="Explicit waves instead of services and depends_on.")] = []
+    bake_between: Annotated[Seconds.between(0, 86400), Meta(description="Time a released wave serves before the next starts.")] = 0
+    max_parallel: Annotated[int, Meta(ge=1, le=50, description="Members of one wave released at the same time.")] = 4
+    on_failure: Annotated[Literal["rollback_all", "stop"], Meta(
+        description="rollback_all: roll back the members already released; stop: leave them released.")] = "rollback_all"
+
+    def __post_init__(self) -> None:
+        from deployer.train.order import OrderError, check_waves, waves_of
+
+        if self.waves and (self.services or self.depends_on):
+            raise field_error("waves", "give either waves, or services with depends_on; not both")
+        if not self.waves and not self.services:
+            raise field_error("services", "a train needs members: services (ordered by depends_on) or waves")
+        twice = sorted({s for s in self.services if self.services.count(s) > 1})
+        if twice:
+            raise field_error("services", f"a member is listed twice: {', '.join(twice)}")
+        try:
+            check_waves(self.waves) if self.waves else waves_of(list(self.services), self.depends_on)
+        except OrderError as exc:
+            raise field_error("waves" if self.waves else "depends_on", str(exc)) from None
+
+    @property
+    def members(self) -> list[str]:
+        return [m for wave in self.waves for m in wave] if self.waves else list(self.services)
+
+    def order(self) -> list[list[str]]:
+        """The waves, in order."""
+        from deployer.train.order import waves_of
+
+        return [list(w) for w in self.waves] if self.waves else waves_of(list(self.services), self.depends_on)
+
+
 class DeployerConfig(Model):
     services: Annotated[dict[str, Service], Meta(min_length=1)]
     version: Literal[1] = 1
     defaults: Annotated[dict[str, Any], Meta(description="Fields merged into every service (a service's own value wins).")] = {}
+    trains: Annotated[dict[str, Train], Meta(description="Release trains: services released in order, in waves.")] = {}
+
+    def train(self, name: str) -> Train:
+        return self.trains[name]
 
     def service(self, name: str) -> Service:
         return self.services[name]

@@ -34,7 +34,8 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 def test_validate_ok(capsys):
     code, out, err = run(capsys, "-c", SPEC, "validate")
     assert code == 0
-    assert out.strip().endswith("3 service(s) valid: web (canary), api (bluegreen), worker-web (rolling)")
+    assert out.strip().splitlines()[-2].endswith("3 service(s) valid: web (canary), api (bluegreen), worker-web (rolling)")
+    assert out.strip().splitlines()[-1] == "1 train(s): storefront (api -> web, worker-web)"
 
 
 def test_validate_bad_spec_exit_2_one_line_per_problem(capsys, tmp_path):
@@ -64,7 +65,8 @@ def test_bad_flag_is_usage_error(capsys):
 
 def test_json_output_for_machines(capsys):
     code, out, _ = run(capsys, "-c", SPEC, "-o", "json", "validate")
-    assert code == 0 and json.loads(out) == {"result": "valid", "file": SPEC, "services": ["web", "api", "worker-web"]}
+    assert code == 0 and json.loads(out) == {"result": "valid", "file": SPEC, "services": ["web", "api", "worker-web"],
+                                                 "trains": {"storefront": [["api"], ["web", "worker-web"]]}}
 
 
 def test_schema_is_json_schema(capsys):

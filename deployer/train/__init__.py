@@ -1,0 +1,1 @@
+"""Release trains: several services released in waves, with one decision."""
