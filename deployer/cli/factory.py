@@ -94,7 +94,8 @@ class Factory:
             raise ConfigError([f"{service.name} is not provisioned (no stack {names.stack_name(service.name)})"],
                               hint=f"run `deployer provision {service.name}`") from None
 
-    def executor(self, service, *, poll: float = 5.0, stop=None, wait_for_lock: float = 0.0):
+    def executor(self, service, *, poll: float = 5.0, stop=None, wait_for_lock: float = 0.0, journal=None, progress=None,
+                 stop_requested=None, target=None):
         import os
         import threading
         import time
@@ -106,14 +107,14 @@ class Factory:
             from deployer.reporting.text import ReleaseTextProgress as Progress
 
         stop = stop or threading.Event()
-        journal = self.journal()
+        journal = journal or self.journal()
         return Executor(
             service=service,
-            target=self.target(service),
+            target=target or self.target(service),
             journal=journal,
-            progress=Progress(),
+            progress=progress or Progress(),
             clock=time.time,
             sleep=stop.wait,
-            stop_requested=stop.is_set,
+            stop_requested=stop_requested or stop.is_set,
             settings=Settings(poll=poll, wait_for_lock=wait_for_lock, check_proxy=os.environ.get("DEPLOYER_HTTP_PROXY") or None),
         )

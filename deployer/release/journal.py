@@ -50,6 +50,8 @@ class Journal(Protocol):
     def send_command(self, service: str, release_id: str, command: str) -> None: ...
     def command(self, service: str, release_id: str) -> str: ...
     def holder(self, service: str) -> Lease | None: ...
+    def save_train(self, train: str, train_id: str, document: str) -> None: ...
+    def train_history(self, train: str, limit: int = 20) -> list[str]: ...  # documents, newest first
 
 
 def _pk(service: str) -> dict:
@@ -176,6 +178,13 @@ class DynamoJournal:
             return None
         return Lease(service, item["holder"]["S"], item["release_id"]["S"], int(item["token"]["N"]), float(item["expires_at"]["N"]))
 
+    # --- trains: one document per run, beside the services' records ---
+    def save_train(self, train: str, train_id: str, document: str) -> None:
+        self.table.put({"pk": {"S": f"train#{train}"}, "sk": {"S": f"run#{train_id}"}, "doc": {"S": document}})
+
+    def train_history(self, train: str, limit: int = 20) -> list[str]:
+        return [i["doc"]["S"] for i in self.table.query_prefix(f"train#{train}", "run#", newest_first=True, limit=limit)]
+
 
 class MemoryJournal:
     """The same contract in memory, for unit tests and dry runs."""
@@ -247,3 +256,10 @@ class MemoryJournal:
 
     def holder(self, service):
         return self.locks.get(service)
+
+    def save_train(self, train, train_id, document):
+        self.items[(f"train#{train}", f"run#{train_id}")] = document
+
+    def train_history(self, train, limit=20):
+        runs = sorted((sk for t, sk in self.items if t == f"train#{train}"), reverse=True)[:limit]
+        return [self.items[(f"train#{train}", sk)] for sk in runs]

@@ -82,12 +82,27 @@ def _acquire(executor: Executor, journal: Journal, actor: str, release_id: str) 
                 raise Interrupted(f"{name}: stopped while waiting for the lock; nothing was changed") from None
 
 
-def _run_locked(executor: Executor, journal: Journal, actor: str, release_id: str, body):
+def _run_locked(executor: Executor, journal: Journal, actor: str, release_id: str, body, held: Lease | None = None):
+    """`body(lease)` under the service's lock: taken here, or `held` by a caller (a train holds
+    all its members' locks from its start to its end, and releases them itself)."""
+    if held is not None:
+        return body(held)
     lease = _acquire(executor, journal, actor, release_id)
     try:
         return body(lease)
     finally:
         journal.release(executor.lease or lease)
+
+
+def run_planned(executor: Executor, plan: Plan, image: str, actor: str, lease: Lease) -> ReleaseRecord:
+    """Run a plan made a moment ago (a train's member) as a new release, under a lock already held."""
+    service = executor.service
+    record = ReleaseRecord(
+        id=new_release_id(executor.clock()), service=service.name, strategy=plan.strategy, image=image, actor=actor,
+        started_at=executor.clock(), plan=plan.to_dict(), live=plan.live, target=plan.target, fence=lease.token,
+    )
+    executor.journal.save(record)
+    return executor.run(plan, record, lease, resumed=False)
 
 
 def release(executor: Executor, request: ReleaseRequest, actor: str, *, rollback_unfinished: bool = False) -> ReleaseRecord:
@@ -160,7 +175,7 @@ def resume(executor: Executor, actor: str, *, roll_back: bool = False) -> Releas
     return _run_locked(executor, journal, actor, latest.id if latest else new_release_id(executor.clock()), body)
 
 
-def rollback(executor: Executor, actor: str) -> ReleaseRecord:
+def rollback(executor: Executor, actor: str, held: Lease | None = None) -> ReleaseRecord:
     """Unfinished release: roll it back. Finished: switch back to the warm color, else redeploy."""
     service = executor.service
     journal = executor.journal
@@ -188,7 +203,7 @@ def rollback(executor: Executor, actor: str) -> ReleaseRecord:
         journal.save(record)
         return executor.run(plan, record, lease, resumed=False)
 
-    return _run_locked(executor, journal, actor, release_id, body)
+    return _run_locked(executor, journal, actor, release_id, body, held)
 
 
 def send(journal: Journal, service: str, command: str) -> ReleaseRecord:

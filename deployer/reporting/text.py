@@ -35,3 +35,30 @@ class ReleaseTextProgress(TextProgress):
     def verdict(self, step: str, data: dict) -> None:
         colour = {"PASS": "green", "FAIL": "red"}.get(data["outcome"], "yellow")
         self.line(click.style(f"    gate at {step}: {data['outcome']} ({data['reason']}): {data['detail']}", fg=colour))
+
+
+class MemberProgress:
+    """A train member's progress: every line prefixed with its service, one writer at a time
+    (members of a wave run in threads)."""
+
+    def __init__(self, inner, name: str, lock):
+        self.inner, self.name, self.lock = inner, name, lock
+
+    def line(self, text: str) -> None:
+        with self.lock:
+            self.inner.line(f"{self.name}: {text}")
+
+    def untrusted(self, text: str) -> None:
+        with self.lock:
+            self.inner.untrusted(f"{self.name}: {text}")
+
+    def step(self, index: int, total: int, text: str) -> None:
+        with self.lock:
+            self.inner.step(index, total, f"{self.name}: {text}")
+
+    def verdict(self, step: str, data: dict) -> None:
+        with self.lock:
+            self.inner.verdict(f"{self.name} {step}", data)
+
+    def close(self) -> None:
+        """The train closes the shared output once, at its end."""

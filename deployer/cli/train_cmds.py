@@ -1,0 +1,155 @@
+"""`deployer train release|status|history NAME`: several services released as one train."""
+
+from __future__ import annotations
+
+import click
+
+from deployer.cli.output import emit
+from deployer.errors import DeployerError, UsageError
+
+
+@click.group()
+def train():
+    """Release trains: the services of `trains:` in deployer.yaml, in waves, with one decision."""
+
+
+def _train_spec(factory, name: str):
+    config = factory.config()
+    if name not in config.trains:
+        known = ", ".join(config.trains) or "none"
+        raise UsageError(f"no train {name} in {factory.config_path} (trains: {known})", hint="trains are declared under `trains:`")
+    return config, config.trains[name]
+
+
+def _member_report(factory, journal, record) -> dict:
+    """The train's record, with each member's own report (verdicts, numbers) as `release` gives it."""
+    from deployer.release.report import report
+
+    data = {"result": record.state, **record.summary(), "members": {}}
+    for name, member in record.members.items():
+        entry = {"wave": member.wave + 1, "state": member.state, "image": member.image, "release_id": member.release_id}
+        if member.reason:
+            entry["reason"] = member.reason
+        if member.release_id:
+            try:
+                found = journal.load(name, member.release_id)
+            except DeployerError:
+                found = None
+            if found is not None:
+                entry["report"] = report(found)
+        data["members"][name] = entry
+    return data
+
+
+def _lines(data: dict) -> list[str]:
+    out = [f"train {data['train']} {data['id']}: {data['result']}" + (f" ({data['reason']})" if data.get("reason") else "")]
+    for name, member in data["members"].items():
+        line = f"  wave {member['wave']}  {name:<14} {member['state']:<12} {member['image']}"
+        out.append((line + (f"  {member['reason']}" if member.get("reason") else "")).rstrip())
+    return out
+
+
+@train.command("release")
+@click.argument("name")
+@click.option("--image", "images", multiple=True, required=True, metavar="SERVICE=IMAGE",
+              help="The image of one member, e.g. web=registry/web:2; once per member.")
+@click.option("--poll", default="5s", show_default=True, help="Time between progress polls, 1s..5m.")
+@click.option("--dry-run", is_flag=True, help="Print the train's plan and its time estimate; change nothing.")
+@click.pass_obj
+def release(factory, name, images, poll, dry_run):
+    """Release every member of train NAME: wave by wave, each member by its own strategy and gates;
+    the first failure halts the train and applies its on_failure."""
+    import json
+    import os
+    import sys
+    import threading
+    import time
+
+    from deployer.cli.release_cmds import _parse_seconds
+    from deployer.cli.signals import stop_on_signals
+    from deployer.release.actor import actor_from_env
+    from deployer.release.preflight import estimate
+    from deployer.release.strategies import plan_release, request_from_spec
+    from deployer.reporting.text import MemberProgress, ReleaseTextProgress
+    from deployer.train import runner as trains
+    from deployer.train.plan import parse_images
+    from deployer.train.record import TrainRecord
+
+    config, spec = _train_spec(factory, name)
+    chosen = parse_images(images, spec.members, name)
+    poll_seconds = _parse_seconds("--poll", poll) or 1
+    journal = factory.journal()
+    shared = ReleaseTextProgress()
+    lock = threading.Lock()
+    targets = {}
+
+    def target(member: str):
+        if member not in targets:
+            targets[member] = factory.target(config.services[member])
+        return targets[member]
+
+    def plan_member(member: str, image: str):
+        service = config.services[member]
+        plan = plan_release(service, target(member).observe(), request_from_spec(service, image))
+        return plan, estimate(service, plan).seconds
+
+    if dry_run:
+        plan = trains.plan_train(name, spec, chosen, plan_member)
+        emit(factory, {"result": "noop", "dry_run": True, "plan": plan.to_dict(), "estimate_seconds": plan.seconds}, "\n".join(plan.lines()))
+        return
+    with stop_on_signals() as stop:
+        def make_executor(member: str, stop_requested):
+            return factory.executor(config.services[member], poll=poll_seconds, stop=stop, journal=journal, target=target(member),
+                                    progress=MemberProgress(shared, member, lock), stop_requested=stop_requested)
+
+        runner = trains.TrainRunner(journal, make_executor, shared, time.time, stop.wait, stop.is_set)
+        error = None
+        try:
+            trains.release(runner, name, spec, chosen, actor_from_env(os.environ), plan_member)
+        except DeployerError as exc:
+            error = exc
+        history = journal.train_history(name, 1)
+        if not history or TrainRecord.from_json(history[0]).id != runner.train_id:
+            raise error  # refused before it began (locked, an unfinished member): nothing of this run to report
+        data = _member_report(factory, journal, TrainRecord.from_json(history[0]))
+        data["exit_code"] = error.exit_code if error is not None else 0
+        if factory.output == "json":
+            click.echo(json.dumps(data, indent=2, default=str))
+        else:
+            for line in _lines(data):
+                click.echo(line)
+        if error is not None:
+            for i, line in enumerate(error.lines()):
+                click.echo(("error: " if i == 0 else "") + line, err=True)
+            sys.exit(error.exit_code)
+
+
+@train.command("status")
+@click.argument("name")
+@click.pass_obj
+def status(factory, name):
+    """The latest run of train NAME: its state, each member's state and release."""
+    from deployer.train.record import TrainRecord
+
+    _train_spec(factory, name)
+    journal = factory.journal()
+    history = journal.train_history(name, 1)
+    if not history:
+        emit(factory, {"train": name, "latest": None}, f"train {name}: no runs yet")
+        return
+    data = _member_report(factory, journal, TrainRecord.from_json(history[0]))
+    emit(factory, data, "\n".join(_lines(data)))
+
+
+@train.command("history")
+@click.argument("name")
+@click.option("-n", "--limit", default=10, show_default=True)
+@click.pass_obj
+def history(factory, name, limit):
+    """Train NAME's runs, newest first."""
+    from deployer.train.record import TrainRecord
+
+    _train_spec(factory, name)
+    runs = [TrainRecord.from_json(doc).summary() for doc in factory.journal().train_history(name, limit)]
+    text = "\n".join(f"{r['id']}  {r['state']:<12} wave {r['wave']}  {r['reason']}".rstrip() for r in runs)
+    emit(factory, {"train": name, "runs": runs}, text or f"train {name}: no runs yet")

@@ -1,0 +1,44 @@
+"""Release trains in the sandbox, with real traffic on every member: released in order, then a
+train whose second wave holds a bad member halts and rolls back the first wave's member."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import Traffic, run
+from tests.e2e.test_releases import ready
+
+
+def live(box, service: str) -> str:
+    code, status, err = run(box, "status", service)
+    assert code == 0, err
+    return max(status["colors"], key=lambda c: status["colors"][c]["weight"] or 0)
+
+
+def release_train(box, api: str, web: str, roll: str):
+    for service in ("api", "web"):
+        ready(box, service, live(box, service))
+    ready(box, "roll-half", "main", 4)
+    with Traffic(box, "api", rps=40), Traffic(box, "web", rps=80), Traffic(box, "roll-half", rps=40):
+        return run(box, "train", "release", "shop", "--image", f"api={api}", "--image", f"web={web}",
+                   "--image", f"roll-half={roll}", "--poll", "1s", timeout=300)
+
+
+def test_a_train_releases_in_order_and_a_bad_member_halts_it_rolling_back_the_first_wave(sandbox):
+    code, report, err = release_train(sandbox, "example/api:5", "example/web:6", "example/roll-half:5")
+    assert code == 0, err
+    assert report["result"] == "released" and report["exit_code"] == 0
+    members = report["members"]
+    assert {n: (m["wave"], m["state"]) for n, m in members.items()} == {
+        "api": (1, "released"), "web": (2, "released"), "roll-half": (2, "released")}
+    api, web, roll = (members[n]["report"] for n in ("api", "web", "roll-half"))
+    assert (api["strategy"], web["strategy"], roll["strategy"]) == ("bluegreen", "canary", "rolling")
+    assert api["finished_at"] <= web["started_at"] and api["finished_at"] <= roll["started_at"]  # in order
+    api_live = live(sandbox, "api")
+
+    code, report, err = release_train(sandbox, "example/api:6", "example/web:3", "example/roll-half:6")
+    assert code == 3, err
+    assert report["result"] == "rolled_back" and report["reason"].startswith("web: error_rate_above"), report["reason"]
+    members = report["members"]
+    assert members["web"]["state"] == "failed" and members["api"]["state"] == "rolled_back", members
+    assert members["roll-half"]["state"] == "rolled_back", members
+    assert live(sandbox, "api") == api_live  # back on the version the first train released
+    assert "train shop halted by web: error_rate_above" in err
