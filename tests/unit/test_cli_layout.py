@@ -8,7 +8,7 @@ from deployer.cli import cli
 from tests.conftest import ROOT
 
 COMMANDS = {"abort", "bootstrap", "history", "pipelines", "promote", "provision", "release", "resume", "rollback", "sandbox",
-            "schema", "status", "synth", "tidy", "validate", "webhook"}
+            "schema", "status", "synth", "tidy", "train", "validate", "webhook"}
 
 
 def test_the_root_group_has_every_command_and_defines_none_of_them():
