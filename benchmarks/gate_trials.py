@@ -31,6 +31,7 @@ from deployer.release.gates import Outcome, Thresholds, WindowStats, verdict  # 
 THRESHOLDS = Thresholds(max_5xx_rate=5.0, max_p99_ms=1000, margin=0.25, min_requests=100, confidence=0.99,
                         p99_min_delta_ms=0)  # no noise floor: +50% on a 100 ms p99 is a regression here
 RPS, WEIGHT, PERIOD, MAX_WINDOWS = 100.0, 0.10, 10.0, 12
+REFERENCE_WINDOWS = 3  # deployer.release.handlers.gates.REFERENCE_PERIODS
 SIGMA = 0.5  # log-normal latencies whose p99 is the kind's p99
 
 
@@ -78,11 +79,12 @@ def nearest_rank(values: np.ndarray, pct: float) -> float | None:
 
 
 def trial(rng: np.random.Generator, kind: Kind, timing: list[float]) -> tuple[Outcome, int]:
-    """One step, as the executor runs it: the latency reference is the baseline's p99 over the first
-    window; from then on CloudWatch counts requests above it (and above it plus the margin)."""
+    """One step, as the executor runs it: the latency reference is the baseline's p99 over the three
+    windows before the shift (all the traffic then); CloudWatch counts the canary's requests above
+    it (and above the allowed p99) in every window after."""
     canary_n = canary_e = base_n = base_e = 0
     canary_lat: list[np.ndarray] = []
-    reference = None
+    reference = nearest_rank(latencies(rng, int(RPS * PERIOD) * REFERENCE_WINDOWS, 100.0), 99)
     for window in range(MAX_WINDOWS):
         total = int(RPS * PERIOD)
         n_c = int(rng.binomial(total, WEIGHT))
@@ -106,8 +108,6 @@ def trial(rng: np.random.Generator, kind: Kind, timing: list[float]) -> tuple[Ou
         started = time.perf_counter()
         v = verdict(canary, baseline, THRESHOLDS, reference if slow else None)
         timing.append(time.perf_counter() - started)
-        if reference is None:
-            reference = baseline.p99_ms  # the first window's: the next query counts against it
         if v.outcome != Outcome.INCONCLUSIVE:
             return v.outcome, canary_n
     return Outcome.FAIL, canary_n  # still undecided: the executor gives up and rolls back

@@ -9,8 +9,9 @@ alpha = 1 - c. FAIL needs evidence against the canary:
   its p99 is over the allowed one (alpha/3), counted by CloudWatch, not read from a noisy p99;
 - the absolute p99 tripwire (`max_p99_ms`) over at least `min_requests`.
 PASS needs evidence for the canary, at most alpha wrong for each kind of harm: its 5xx rate is
-below `max_5xx_rate`, and fewer than 4.5% of its requests are slower than the baseline's p99 plus the
-noise floor `p99_min_delta_ms` (about: its p95 below that). Neither yet is INCONCLUSIVE: the step holds, and gives up as
+below `max_5xx_rate`, and fewer than 5% of its requests are slower than the baseline's p99 plus the
+noise floor `p99_min_delta_ms` (about: its p95 below that). The baseline's p99 is read once, over
+the three gate periods before traffic moved, so the counts against it are plain binomial counts. Neither yet is INCONCLUSIVE: the step holds, and gives up as
 `too_few_requests` (or the latency it could not clear) after `max_inconclusive` windows; no canary
 is ever promoted, or blamed, on too little traffic.
 """
@@ -21,9 +22,10 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 
 ALLOWED_SLOW_SHARE = 0.01  # a p99 within the margin: at most 1% of requests slower than the allowed p99
-# PASS: fewer than 4.5% slower than the baseline's p99. At 5% a canary 50% slower passed 1.05% of the
-# time (benchmarks/gate_trials.py; the baseline's p99 read from one window is itself a noisy number).
-PASS_SLOW_SHARE = 0.045
+# PASS: fewer than 5% slower than the baseline's p99 plus the noise floor (about: the canary's p95
+# below it). With the reference read from one window instead of three before the shift, a canary
+# 50% slower passed 1.05% of the time (benchmarks/gate_trials.py: that p99 was itself noisy).
+PASS_SLOW_SHARE = 0.05
 FAIL_TESTS = 3  # errors vs limit, errors vs baseline, latency: each spends a third of alpha
 
 

@@ -29,6 +29,8 @@ def evaluate(ex: Executor, canary: str, baseline: str | None, limits: GateLimits
     closed = end > start  # else the first period is still filling: read it as it is
     if not closed:
         end = start + period
+    if baseline and not (ex.latency_reference and ex.latency_reference[0] == canary):
+        ex.latency_reference = (canary, reference_before(ex, baseline, start, limits))
     reference = ex.latency_reference[1] if ex.latency_reference and ex.latency_reference[0] == canary else None
     key = (canary, baseline, start, end, limits, reference)
     if closed and ex.last_gate and ex.last_gate[0] == key:
@@ -39,8 +41,8 @@ def evaluate(ex: Executor, canary: str, baseline: str | None, limits: GateLimits
     traffic = readout.traffic
     held = traffic.get(baseline) if baseline else None
     if reference is None and closed and held and held.p99_ms is not None and held.requests >= limits.min_requests:
-        # the baseline's p99 over a closed window: from the next read on, the canary's requests
-        # are counted against it (kept for the release's later steps, whose baseline is the same)
+        # no traffic before the shift to take it from: the baseline's p99 over this closed window,
+        # and from the next read on the canary's requests are counted against it
         ex.latency_reference = (canary, held.p99_ms)
     first = alb.verdict(traffic, window, limits)
     readings = alb.readings(first, limits)
@@ -50,6 +52,24 @@ def evaluate(ex: Executor, canary: str, baseline: str | None, limits: GateLimits
     result.numbers["window"] = [iso(start), iso(end)]
     ex.last_gate = (key, result) if closed else None
     return result
+
+
+REFERENCE_PERIODS = 3  # the baseline's p99 before the shift is read over this many gate periods
+
+
+def reference_before(ex: Executor, baseline: str, start: float, limits: GateLimits) -> float | None:
+    """The baseline's p99 over the periods just before traffic moved, as one period (so one p99 of
+    all those requests): the latency reference, fixed before the canary served anything, so the
+    counts against it are plain binomial counts. One GetMetricData call per release; None when
+    the baseline served too little then (the first closed window during the step is used instead)."""
+    span = REFERENCE_PERIODS * limits.period
+    try:
+        before = ex.target.read_window([baseline], start - span, start, span).traffic.get(baseline)
+    except DeployerError:
+        return None
+    if before is None or before.p99_ms is None or before.requests < limits.min_requests:
+        return None
+    return before.p99_ms
 
 
 def record_verdict(ex: Executor, step_index: int | None, weight: int, v: Verdict) -> None:
