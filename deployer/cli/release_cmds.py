@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from deployer.errors import DeployerError, ExitCode, UsageError
-from deployer.cli.output import emit
+from deployer.cli.output import emit, report_and_exit
 
 
 class StrategyChoice(click.Choice):
@@ -142,7 +142,6 @@ def _release_over_orphan(factory, image: str, attempt):
 def _finish(factory, service_name: str, executor, call) -> None:
     """Run a release-like call; always print the report (json carries `result`), exit with its code."""
     import json
-    import sys
 
     from deployer.errors import Locked
     from deployer.release.report import report, summary_lines
@@ -174,15 +173,7 @@ def _finish(factory, service_name: str, executor, call) -> None:
         data.update(exit_code=error.exit_code, error=error.message)
     executor.progress.close()
     _publish_ci(factory, data)
-    if factory.output == "json":
-        click.echo(json.dumps(data, indent=2, default=str))
-    else:
-        for line in summary_lines(data):
-            click.echo(line)
-    if error is not None:
-        for i, line in enumerate(error.lines()):
-            click.echo(("error: " if i == 0 else "") + line, err=True)
-        sys.exit(error.exit_code)
+    report_and_exit(factory, data, summary_lines(data), error)
 
 
 def _publish_ci(factory, data: dict) -> None:

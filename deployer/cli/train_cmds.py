@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from deployer.cli.output import emit
+from deployer.cli.output import emit, report_and_exit
 from deployer.errors import DeployerError, UsageError
 
 
@@ -59,9 +59,7 @@ def _lines(data: dict) -> list[str]:
 def release(factory, name, images, poll, dry_run):
     """Release every member of train NAME: wave by wave, each member by its own strategy and gates;
     the first failure halts the train and applies its on_failure."""
-    import json
     import os
-    import sys
     import threading
     import time
 
@@ -109,19 +107,11 @@ def release(factory, name, images, poll, dry_run):
         except DeployerError as exc:
             error = exc
         history = journal.train_history(name, 1)
-        if not history or TrainRecord.from_json(history[0]).id != runner.train_id:
+        if error is not None and (not history or TrainRecord.from_json(history[0]).id != runner.train_id):
             raise error  # refused before it began (locked, an unfinished member): nothing of this run to report
         data = _member_report(factory, journal, TrainRecord.from_json(history[0]))
         data["exit_code"] = error.exit_code if error is not None else 0
-        if factory.output == "json":
-            click.echo(json.dumps(data, indent=2, default=str))
-        else:
-            for line in _lines(data):
-                click.echo(line)
-        if error is not None:
-            for i, line in enumerate(error.lines()):
-                click.echo(("error: " if i == 0 else "") + line, err=True)
-            sys.exit(error.exit_code)
+        report_and_exit(factory, data, _lines(data), error)
 
 
 @train.command("status")

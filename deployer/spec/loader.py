@@ -88,27 +88,28 @@ def _validate(data: dict) -> tuple[DeployerConfig | None, list[tuple[tuple, str]
         top = convert(data, _TopLevel)
     except msgspec.ValidationError as exc:
         return None, [_problem(exc, (), _TopLevel, data)]
-    services = {}
-    for key, body in top.services.items():
-        try:
-            services[key] = convert(body, Service)
-        except msgspec.ValidationError as exc:
-            found.append(_problem(exc, ("services", key), Service, body))
-    trains = {}
-    for key, body in top.trains.items():
-        try:
-            trains[key] = convert(body, Train)
-        except msgspec.ValidationError as exc:
-            found.append(_problem(exc, ("trains", key), Train, body))
-            continue
-        for index, member in enumerate(trains[key].members):
+    services = _each(top.services, "services", Service, found)
+    trains = _each(top.trains, "trains", Train, found)
+    for key, train in trains.items():
+        for index, member in enumerate(train.members):
             if member not in top.services:
-                field = ("waves",) if trains[key].waves else ("services", index)
+                field = ("waves",) if train.waves else ("services", index)
                 found.append((("trains", key, *field), f"{member} is not a service of this file (services: {', '.join(top.services)})"))
                 break
     if found:
         return None, found
     return DeployerConfig(services=services, version=top.version, defaults=top.defaults, trains=trains), []
+
+
+def _each(entries: dict, section: str, model: type, found: list) -> dict:
+    """Each entry of a section converted on its own, so every entry's first problem is reported."""
+    converted = {}
+    for key, body in entries.items():
+        try:
+            converted[key] = convert(body, model)
+        except msgspec.ValidationError as exc:
+            found.append(_problem(exc, (section, key), model, body))
+    return converted
 
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at (?:`(?P<key>key)` in )?`\$(?P<path>[^`]*)`)?$", re.S)
