@@ -111,7 +111,7 @@ def first_step_decision(report: dict) -> tuple[str, int]:
     return ("FAIL" if report["result"] == "rolled_back" else "PASS"), 0
 
 
-def run_sandbox_trials(runs: int) -> None:
+def run_sandbox_trials(runs: int, only: tuple[str, ...] = ()) -> None:
     with tempfile.TemporaryDirectory(prefix="gate-trials-") as tmp:
         directory = Path(tmp)
         spec = directory / "deployer.yaml"
@@ -131,6 +131,8 @@ def run_sandbox_trials(runs: int) -> None:
             base = 1
             print(f"sandbox gate trials: {runs} releases of each kind at {RPS} rps, 10% canary, 5 s windows")
             for k, (name, (_, wrong)) in enumerate(KINDS.items()):
+                if only and name not in only:
+                    continue
                 results, needed, seconds = [], [], []
                 for i in range(runs):
                     started = time.monotonic()
@@ -155,8 +157,9 @@ def run_sandbox_trials(runs: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--kind", action="append", default=[], choices=list(KINDS), help="only these kinds (repeatable)")
     args = parser.parse_args()
-    run_sandbox_trials(args.runs)
+    run_sandbox_trials(args.runs, tuple(args.kind))
     return 0
 
 

@@ -147,3 +147,16 @@ def test_msgspec_is_loaded_without_typing_extensions_which_stays_importable():
 def test_bootstrap_options_are_checked_before_any_aws_call(capsys, args, message):
     code, out, err = run(capsys, "bootstrap", *args)
     assert code == 2 and out == "" and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args,line", [
+    (("train", "release", "shop", "--image", "api=x:1"), f"error: no train shop in {SPEC} (trains: storefront)"),
+    (("train", "release", "storefront", "--image", "api=example/api:2"),
+     "error: train storefront needs an image for every member; missing: web, worker-web (--image web=IMAGE)"),
+    (("train", "release", "storefront", "--image", "api=example/api:2", "--image", "web=", "--image", "worker-web=w:2"),
+     "error: --image web=: expected SERVICE=IMAGE, e.g. web=registry/web:2"),
+    (("train", "status", "shop"), f"error: no train shop in {SPEC} (trains: storefront)"),
+])
+def test_a_train_command_with_bad_input_is_one_line_and_exit_2_before_any_aws_call(capsys, args, line):
+    code, _, err = run(capsys, "-c", SPEC, *args)
+    assert code == 2 and err.splitlines()[0] == line, err
