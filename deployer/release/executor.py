@@ -72,6 +72,7 @@ class Executor:
     resumed: bool = field(init=False, default=False)  # the record was begun by another run
     last_gate: tuple | None = field(init=False, default=None)  # (window, verdict): closed periods read the same again
     latency_reference: tuple[str, float] | None = field(init=False, default=None)  # (canary, the baseline's p99 ms)
+    looks: tuple = field(init=False, default=((), 0))  # ((canary, window start), reads of that window so far)
 
     # ------------------------------------------------------------------ running
     def __post_init__(self) -> None:
@@ -88,6 +89,7 @@ class Executor:
         self.resumed = resumed
         self.last_gate = None
         self.latency_reference = None
+        self.looks = ((), 0)
 
     def run(self, plan: Plan, record: ReleaseRecord, lease: Lease, *, resumed: bool = True) -> ReleaseRecord:
         """Run from `record.step_index` to the end; roll back on failure. Returns the final record.

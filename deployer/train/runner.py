@@ -49,6 +49,7 @@ class TrainRunner:
         self.settings = settings or TrainSettings()
         self.leases: dict[str, Lease] = {}
         self.train_id = ""  # of the run this runner started
+        self.halted_by = ""  # the member whose failure halted the train
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ locks
@@ -87,7 +88,8 @@ class TrainRunner:
             self._run_wave(plan, record, wave)
             failed = [m for m in record.members.values() if m.state == states.MEMBER_FAILED]
             if failed:
-                return self._after_failure(plan, record, failed[0])
+                first = record.members.get(self.halted_by) or failed[0]
+                return self._after_failure(plan, record, first)
             if any(m.state == states.MEMBER_STOPPED for m in record.members.values()):
                 record.state = states.INTERRUPTED
                 record.reason = "stopped by a signal: traffic is back on each running member's stable color"
@@ -119,6 +121,13 @@ class TrainRunner:
         def stop() -> bool:
             return halt.is_set() or self.stop_requested()
 
+        def first_to_fail(state: MemberState) -> None:
+            """The member whose failure halts the wave: the first in time, whatever the members' order."""
+            with self._lock:
+                if not halt.is_set():
+                    halt.set()
+                    self.halted_by = state.service
+
         def one(member) -> None:
             state = record.members[member.service]
             executor = self.make_executor(member.service, stop)
@@ -130,12 +139,12 @@ class TrainRunner:
                 state.release_id, state.state = done.id, states.MEMBER_RELEASED
             except RolledBack as exc:
                 state.state, state.reason = states.MEMBER_FAILED, _reason(executor, exc)
-                halt.set()
+                first_to_fail(state)
             except Interrupted as exc:
                 state.state, state.reason = states.MEMBER_STOPPED, exc.message
             except DeployerError as exc:
                 state.state, state.reason = states.MEMBER_FAILED, exc.message
-                halt.set()
+                first_to_fail(state)
             finally:
                 if executor.record is not None:
                     state.release_id = executor.record.id

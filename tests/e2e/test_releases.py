@@ -38,7 +38,7 @@ def proxy_events(box) -> list[tuple[float, str]]:
 
 
 def test_good_canary_is_promoted(sandbox):
-    _, code, report, err, sent = release_web(sandbox, "example/web:2", rps=80)
+    _, code, report, err, sent = release_web(sandbox, "example/web:2", rps=200)  # the canary's 10%: 20 rps
     assert code == 0, err
     assert report["result"] == "released" and report["live_color"] in ("blue", "green")
     assert [s["verdict"] for s in report["steps"]][-1] == "PASS"
@@ -53,7 +53,7 @@ def test_linear_moves_weights_in_equal_steps_each_gated(sandbox):
     gates = [s for s in preview["plan"]["steps"] if s["kind"] == "Gate"]
     assert [g["weight"] for g in gates] == [50, 100] and {g["limits"]["period"] for g in gates} == {2}
     assert [s["seconds"] for s in preview["plan"]["steps"] if s["kind"] == "Bake"] == [3, 3]
-    live, code, report, err, sent = release_web(sandbox, "example/web:2", 80, "--strategy", "linear")
+    live, code, report, err, sent = release_web(sandbox, "example/web:2", 200, "--strategy", "linear")
     assert code == 0, err
     assert report["result"] == "released" and report["strategy"] == "linear" and report["live_color"] != live
     assert [(v["weight"], v["outcome"]) for v in report["verdicts"] if v["outcome"] == "PASS"] == [(50, "PASS"), (100, "PASS")]
@@ -162,19 +162,6 @@ def test_tasks_crashing_while_serving_the_canary_are_rolled_back(sandbox):
         "canary_unhealthy", "error_rate_above_limit", "error_rate_above_baseline"), report["rollback_reason"]
     assert live_color(sandbox) == live
     assert sent.versions.get("8", 0) > 0
-
-
-def test_bluegreen_over_route53_weights(sandbox):
-    with Traffic(sandbox, "api", rps=40) as t:
-        code, report, err = run(sandbox, "release", "api", "--image", "example/api:2", "--poll", "1s")
-    assert code == 0, err
-    outputs_zone = "e2e.example.com."
-    route53 = sandbox.client("route53")
-    zone = next(z["Id"] for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == outputs_zone)
-    records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
-    weights = {r["SetIdentifier"]: r["Weight"] for r in records if "SetIdentifier" in r and r["Name"] == "api.e2e.example.com."}
-    assert sorted(weights.values()) == [0, 100] and weights[report["live_color"]] == 100
-    assert t.result.versions.get("2", 0) > 0
 
 
 @pytest.mark.parametrize("service,count,floor", [("roll-half", 4, 2), ("roll-full", 2, 2)])

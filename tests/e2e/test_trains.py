@@ -1,5 +1,6 @@
-"""Release trains in the sandbox, with real traffic on every member: released in order, then a
-train whose second wave holds a bad member halts and rolls back the first wave's member."""
+"""Release trains in the sandbox, with real traffic on every member: released in order (api's
+blue/green over Route53 weights among them), then a train whose second wave holds a bad member
+halts and rolls back the first wave's member."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def release_train(box, api: str, web: str, roll: str):
     for service in ("api", "web"):
         ready(box, service, live(box, service))
     ready(box, "roll-half", "main", 4)
-    with Traffic(box, "api", rps=40), Traffic(box, "web", rps=80), Traffic(box, "roll-half", rps=40):
+    with Traffic(box, "api", rps=60), Traffic(box, "web", rps=150), Traffic(box, "roll-half", rps=40):
         return run(box, "train", "release", "shop", "--image", f"api={api}", "--image", f"web={web}",
                    "--image", f"roll-half={roll}", "--poll", "1s", timeout=300)
 
@@ -33,12 +34,19 @@ def test_a_train_releases_in_order_and_a_bad_member_halts_it_rolling_back_the_fi
     assert (api["strategy"], web["strategy"], roll["strategy"]) == ("bluegreen", "canary", "rolling")
     assert api["finished_at"] <= web["started_at"] and api["finished_at"] <= roll["started_at"]  # in order
     api_live = live(sandbox, "api")
+    # api is blue/green over Route53: its weighted records moved, all of them to the new color
+    route53 = sandbox.client("route53")
+    zone = next(z["Id"] for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == "e2e.example.com.")
+    records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    weights = {r["SetIdentifier"]: r["Weight"] for r in records if "SetIdentifier" in r and r["Name"] == "api.e2e.example.com."}
+    assert sorted(weights.values()) == [0, 100] and weights[api_live] == 100 and api["live_color"] == api_live
 
     code, report, err = release_train(sandbox, "example/api:6", "example/web:3", "example/roll-half:6")
     assert code == 3, err
     assert report["result"] == "rolled_back" and report["reason"].startswith("web: error_rate_above"), report["reason"]
     members = report["members"]
     assert members["web"]["state"] == "failed" and members["api"]["state"] == "rolled_back", members
-    assert members["roll-half"]["state"] == "rolled_back", members
+    roll = members["roll-half"]
+    assert roll["state"] == "rolled_back", ({k: v for k, v in roll.items() if k != "report"}, err[-3000:])
     assert live(sandbox, "api") == api_live  # back on the version the first train released
     assert "train shop halted by web: error_rate_above" in err

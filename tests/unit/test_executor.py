@@ -43,6 +43,10 @@ def test_good_canary_is_promoted(web, clock):
     assert {v["weight"] for v in record.verdicts} == {10, 25, 50, 100}
     assert ex.journal.holder("web") is None  # lock released
     assert ex.journal.latest("web").state == states.RELEASED
+    # every verdict says how often its window was read, with the evidence and the level it had to reach
+    first = record.verdicts[0]["numbers"]
+    assert first["looks"] >= 1 and first["fail_at_evidence"] == 300.0 and "evidence_5xx_above_limit" in first
+    assert all(v["numbers"]["looks"] >= 1 for v in record.verdicts)
 
 
 def test_bad_canary_is_rolled_back_with_its_numbers(web, clock):
