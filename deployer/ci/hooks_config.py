@@ -1,5 +1,8 @@
 """hooks.yaml: which deliveries may start which releases. The payload only picks an entry here;
-cluster, role and endpoint never come from it. The secret is read from the environment."""
+cluster, role and endpoint never come from it. The secret is read from the environment.
+
+An entry names a `service` (with its `image`) or a `train` of deployer.yaml (with `images`, one per
+member); each image has `{tag}` where the delivery's tag goes."""
 
 from __future__ import annotations
 
@@ -11,9 +14,28 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from deployer.errors import ConfigError
-from deployer.spec.checked import StrategyName
+from deployer.spec.checked import ServiceName, StrategyName
 
 Strategy = Annotated[str, AfterValidator(lambda name: str(StrategyName.parse(name)))]  # the spec's rule: the registry
+Member = Annotated[str, AfterValidator(lambda name: str(ServiceName.parse(name)))]  # a train member: a service name
+
+
+def _has_tag(value: str) -> str:
+    if "{tag}" not in value:
+        raise ValueError("expected `{tag}` in the image, e.g. registry/web:{tag}")
+    return value
+
+
+TaggedImage = Annotated[str, AfterValidator(_has_tag)]
+
+
+class EntryError(ValueError):
+    """A problem of one entry (or of one of its fields): `loc` is where, under the model that raised it,
+    so that the loader names that line."""
+
+    def __init__(self, loc: tuple, message: str):
+        super().__init__(message)
+        self.loc = loc
 
 
 LISTEN = r"^[\w.\-]+:\d{1,5}$"  # host:port
@@ -24,18 +46,15 @@ class Model(BaseModel):
 
 
 class HookRelease(Model):
-    service: str = Field(description="Service name in deployer.yaml.")
-    image: str = Field(description="Image to release; `{tag}` is replaced by the delivery's tag.")
+    service: str | None = Field(None, description="Service name in deployer.yaml (or give `train`).")
+    image: TaggedImage | None = Field(None, description="The service's image; `{tag}` is replaced by the delivery's tag.")
+    train: str | None = Field(None, min_length=1,
+                              description="Release train name in deployer.yaml (`trains:`), instead of a service.")
+    images: dict[Member, TaggedImage] | None = Field(None, description="A train's members: service -> image with `{tag}`, "
+                                                     "one per member.")
     tag_pattern: str = Field(r"^v?\d+\.\d+\.\d+$", description="Regular expression a tag must match in full.")
     repository: str | None = Field(None, description="GitHub owner/name the delivery must come from (GitHub only).")
     strategy: Strategy | None = None
-
-    @field_validator("image")
-    @classmethod
-    def _has_tag(cls, value: str) -> str:
-        if "{tag}" not in value:
-            raise ValueError("expected `{tag}` in the image, e.g. registry/web:{tag}")
-        return value
 
     @field_validator("tag_pattern")
     @classmethod
@@ -45,6 +64,43 @@ class HookRelease(Model):
         except re.error as exc:
             raise ValueError(f"not a regular expression: {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _service_or_train(self) -> "HookRelease":
+        if self.service is not None and self.train is not None:
+            raise EntryError(("train",), "give either `service` (with `image`) or `train` (with `images`), not both")
+        if self.train is not None:
+            if not self.images:
+                raise EntryError(("images",), "a train entry needs `images`: one `member: image` line per member, "
+                                              "each image with `{tag}`")
+            if self.image is not None:
+                raise EntryError(("image",), "a train entry takes `images` (member: image), not `image`")
+            if self.strategy is not None:
+                raise EntryError(("strategy",), "a train's members release by their own strategies (deployer.yaml); "
+                                                "`strategy` is for a service entry")
+        elif self.service is not None:
+            if self.image is None:
+                raise EntryError(("image",), "required field is missing")
+            if self.images is not None:
+                raise EntryError(("images",), "a service entry takes `image`; `images` is for a train entry")
+        else:
+            raise EntryError((), "expected `service` (with `image`) or `train` (with `images`)")
+        return self
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What the entry releases: ("service", name) or ("train", name); one entry per key."""
+        return ("train", self.train) if self.train is not None else ("service", self.service or "")
+
+    @property
+    def name(self) -> str:
+        return self.key[1]
+
+    def images_for(self, tag: str) -> dict[str, str]:
+        """service -> image with the tag filled in: the service's, or every member's of a train."""
+        if self.train is not None:
+            return {member: image.replace("{tag}", tag) for member, image in (self.images or {}).items()}
+        return {self.name: (self.image or "").replace("{tag}", tag)}
 
 
 class HooksConfig(Model):
@@ -66,18 +122,29 @@ class HooksConfig(Model):
 
     @model_validator(mode="after")
     def _one_entry_per_service(self) -> "HooksConfig":
-        names = [r.service for r in self.releases]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
-            raise ValueError(f"releases: one entry per service (twice: {', '.join(duplicated)})")
-        repositories = [r.repository for r in self.releases if r.repository]
-        shared = sorted({n for n in repositories if repositories.count(n) > 1})
-        if shared:
-            raise ValueError(f"releases: one entry per repository (twice: {', '.join(shared)})")
+        """One entry per service, per train (a train's name is its own key: a service of it may have
+        an entry of its own) and per repository; the second entry of a kind is the one named."""
+        seen: dict[tuple[str, str], int] = {}
+        for index, entry in enumerate(self.releases):
+            kind, name = entry.key
+            if (kind, name) in seen:
+                raise EntryError(("releases", index, kind),
+                                 f"one entry per {kind}: {name} has one already (releases.{seen[kind, name]})")
+            seen[kind, name] = index
+        repositories: dict[str, int] = {}
+        for index, entry in enumerate(self.releases):
+            if entry.repository:
+                if entry.repository in repositories:
+                    raise EntryError(("releases", index, "repository"), f"one entry per repository: {entry.repository} "
+                                     f"has one already (releases.{repositories[entry.repository]})")
+                repositories[entry.repository] = index
         return self
 
     def entry(self, service: str) -> HookRelease | None:
-        return next((r for r in self.releases if r.service == service), None)
+        return next((r for r in self.releases if r.key == ("service", service)), None)
+
+    def train_entry(self, train: str) -> HookRelease | None:
+        return next((r for r in self.releases if r.key == ("train", train)), None)
 
     def host_port(self) -> tuple[str, int]:
         host, _, port = self.listen.rpartition(":")
@@ -107,7 +174,10 @@ def load_hooks(path: Path) -> HooksConfig:
 
         lines = []
         for err in exc.errors():
-            loc = tuple(err["loc"])
+            loc = tuple(p for p in err["loc"] if p != "[key]")  # a mapping's bad key: named by the key itself
+            cause = (err.get("ctx") or {}).get("error")
+            if isinstance(cause, EntryError):
+                loc += cause.loc
             where = ".".join(str(p) for p in loc) or "(top)"
             message = "required field is missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
             lines.append(f"{path}:{_line(root, loc)}: {where}: {message}")

@@ -3,9 +3,11 @@
 Order of checks, cheapest and safest first: body size (413), signature over the raw body (401),
 delivery id, event allowlist, payload -> a release registered in hooks.yaml (4xx). Only then is
 anything started: 202 with `Location: /releases/{id}` at once, the release itself running in a
-per-service worker, so deliveries for one service run one after another (deployer's own lock
-still guards against every other caller). A redelivery (same delivery id) gets the same release
-id back and starts nothing. Secrets never reach a log line, a response or a child process.
+worker per entry (a service, or a train), and never at the same time as another job of the
+receiver's that touches one of its services (a train holds every member's), so deliveries for one
+service run one after another (deployer's own lock still guards against every other caller). A
+redelivery (same delivery id) gets the same release id back and starts nothing. Secrets never reach
+a log line, a response or a child process.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from deployer.ci import signatures
 from deployer.ci import webhook_payloads as payloads
 from deployer.ci.hooks_config import HookRelease, HooksConfig
 from deployer.ci.webhook_payloads import PayloadError
+from deployer.reporting.train_report import halted_by, member_states
 
 log = logging.getLogger("deployer.webhook")
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")  # what an image tag may be
@@ -44,8 +47,8 @@ RESULTS_BY_EXIT = {0: "released", 3: "rolled_back", 6: "locked", 130: "interrupt
 @dataclass
 class Job:
     id: str
-    service: str
-    image: str
+    service: str  # "" for a train
+    image: str  # "" for a train
     delivery: str
     strategy: str | None = None
     state: str = "queued"  # queued | running | released | rolled_back | failed | locked | interrupted
@@ -53,6 +56,23 @@ class Job:
     accepted_at: float = 0.0
     finished_at: float | None = None
     report: dict = field(default_factory=dict)
+    train: str | None = None  # a train's entry: `deployer train release TRAIN`
+    images: dict[str, str] = field(default_factory=dict)  # a train's member -> image
+    members: dict[str, dict] = field(default_factory=dict)  # a train's member -> {state, release_id}, from its report
+
+    @property
+    def key(self) -> str:
+        """The entry the job came from: one worker each."""
+        return f"train:{self.train}" if self.train else self.service
+
+    @property
+    def services(self) -> list[str]:
+        """The services the job releases, sorted (the order their guards are taken in)."""
+        return sorted(self.images) if self.train else [self.service]
+
+    @property
+    def label(self) -> str:
+        return f"train {self.train}" if self.train else self.service
 
 
 class Rejected(Exception):
@@ -106,13 +126,26 @@ class Store:
             tmp.replace(self.path)
 
 
+def command(config: HooksConfig, job: Job) -> list[str]:
+    """The child's command line: `deployer release SERVICE --image IMAGE`, or for a train's entry
+    `deployer train release TRAIN --image MEMBER=IMAGE ...` (every member's image)."""
+    args = [sys.executable, "-m", "deployer", "-o", "json", "-c", config.deployer_config]
+    if job.train:
+        args += ["train", "release", job.train]
+        for member, image in job.images.items():
+            args += ["--image", f"{member}={image}"]
+        return args
+    args += ["release", job.service, "--image", job.image]
+    if job.strategy:
+        args += ["--strategy", job.strategy]
+    return args
+
+
 def cli_runner(config: HooksConfig, secret_env: str) -> Callable[[Job], tuple[int, dict]]:
-    """Run `deployer release` as a child process (its JSON report on stdout), without the secret."""
+    """Run `deployer release` (or `deployer train release`) as a child process (its JSON report on
+    stdout), without the secret."""
     def run(job: Job) -> tuple[int, dict]:
-        args = [sys.executable, "-m", "deployer", "-o", "json", "-c", config.deployer_config,
-                "release", job.service, "--image", job.image]
-        if job.strategy:
-            args += ["--strategy", job.strategy]
+        args = command(config, job)
         env = {k: v for k, v in os.environ.items() if k != secret_env}
         env["DEPLOYER_ACTOR"] = f"webhook:{job.delivery}"
         proc = subprocess.run(args, env=env, capture_output=True, text=True)
@@ -146,6 +179,7 @@ class Receiver:
         self.store = store or Store(None)
         self.queues: dict[str, queue.Queue] = {}
         self.queues_lock = threading.Lock()
+        self.guards: dict[str, threading.Lock] = {}  # service -> held while a job releasing it runs
 
     # ------------------------------------------------------------ WSGI
     def __call__(self, environ, start_response):
@@ -220,11 +254,14 @@ class Receiver:
             entry, tag = self.select_github(event, payload)
         else:
             entry, tag = self.select_generic(payload)
-        image = entry.image.replace("{tag}", tag)
+        images = entry.images_for(tag)
 
         def make() -> Job:
-            return Job(id=f"wh-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(self.clock()))}-{secrets.token_hex(4)}",
-                       service=entry.service, image=image, delivery=delivery, strategy=entry.strategy,
+            job_id = f"wh-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(self.clock()))}-{secrets.token_hex(4)}"
+            if entry.train is not None:
+                return Job(id=job_id, service="", image="", delivery=delivery, train=entry.train, images=images,
+                           accepted_at=self.clock())
+            return Job(id=job_id, service=entry.name, image=images[entry.name], delivery=delivery, strategy=entry.strategy,
                        accepted_at=self.clock())
 
         job, new = self.store.claim(delivery, make)
@@ -232,9 +269,13 @@ class Receiver:
         if not new:
             log.info("delivery %s replayed: release %s, nothing started", delivery, job.id)
             return self.json({"release_id": job.id, "state": job.state, "replay": True}, 200, location)
-        log.info("delivery %s accepted: release %s of %s to %s", delivery, job.id, image, entry.service)
         self.enqueue(job)
-        return self.json({"release_id": job.id, "service": job.service, "image": image, "state": job.state}, 202, location)
+        if job.train:
+            log.info("delivery %s accepted: release %s of train %s (%s)", delivery, job.id, job.train,
+                     ", ".join(f"{m}={i}" for m, i in job.images.items()))
+            return self.json({"release_id": job.id, "train": job.train, "images": job.images, "state": job.state}, 202, location)
+        log.info("delivery %s accepted: release %s of %s to %s", delivery, job.id, job.image, job.service)
+        return self.json({"release_id": job.id, "service": job.service, "image": job.image, "state": job.state}, 202, location)
 
     def select_github(self, event: str, payload: dict) -> tuple[HookRelease, str]:
         """The entry and tag of a push or release event; the payload's shape is checked first (400)."""
@@ -256,12 +297,20 @@ class Receiver:
         return entries[0], self.checked_tag(entries[0], tag)
 
     def select_generic(self, payload: dict) -> tuple[HookRelease, str]:
+        """The entry of `service`, or of `train`: exactly one of them."""
         model = payloads.parse(payloads.Generic, payload)
         if model.event not in self.config.generic_events:
             raise Rejected(400, f"event {model.event[:64]!r} not allowed")
-        entry = self.config.entry(model.service)
-        if entry is None:
-            raise Rejected(404, f"service {model.service[:64]!r} is not registered")
+        if (model.service is None) == (model.train is None):
+            raise Rejected(400, "payload: expected exactly one of `service` and `train`")
+        if model.train is not None:
+            entry = self.config.train_entry(model.train)
+            if entry is None:
+                raise Rejected(404, f"train {model.train[:64]!r} is not registered")
+        else:
+            entry = self.config.entry(model.service)
+            if entry is None:
+                raise Rejected(404, f"service {model.service[:64]!r} is not registered")
         return entry, self.checked_tag(entry, model.tag)
 
     @staticmethod
@@ -273,28 +322,48 @@ class Receiver:
     # ------------------------------------------------------------ workers
     def enqueue(self, job: Job) -> None:
         with self.queues_lock:
-            jobs = self.queues.get(job.service)
+            for service in job.services:
+                self.guards.setdefault(service, threading.Lock())
+            jobs = self.queues.get(job.key)
             if jobs is None:
-                jobs = self.queues[job.service] = queue.Queue()
-                threading.Thread(target=self.work, args=(jobs,), name=f"release-{job.service}", daemon=True).start()
+                jobs = self.queues[job.key] = queue.Queue()
+                threading.Thread(target=self.work, args=(jobs,), name=f"release-{job.key}", daemon=True).start()
         jobs.put(job)
 
     def work(self, jobs: queue.Queue) -> None:
         while True:
             job = jobs.get()
-            self.store.update(job, state="running")
+            with self.queues_lock:
+                guards = [self.guards[service] for service in job.services]
+            for guard in guards:  # sorted by service: two jobs sharing services never wait on each other in a circle
+                guard.acquire()
             try:
-                code, report = self.runner(job)
-            except Exception as exc:  # noqa: BLE001 - a broken run is reported, the worker lives on
-                code, report = 1, {"error": f"{type(exc).__name__}: {exc}"}
-            state = report.get("result") or RESULTS_BY_EXIT.get(code, "failed")
-            self.store.update(job, state=state, exit_code=code, report=report, finished_at=self.clock())
-            log.info("release %s of %s: %s (exit %s)", job.id, job.service, state, code)
-            if self.config.callback_url:
-                self.callback(self.config.callback_url, self.secret,
-                              {"release_id": job.id, "service": job.service, "image": job.image, "result": state,
-                               "exit_code": code, "rollback_reason": report.get("rollback_reason", "")})
-            jobs.task_done()
+                self.run_job(job)
+            finally:
+                for guard in reversed(guards):
+                    guard.release()
+                jobs.task_done()
+
+    def run_job(self, job: Job) -> None:
+        self.store.update(job, state="running")
+        try:
+            code, report = self.runner(job)
+        except Exception as exc:  # noqa: BLE001 - a broken run is reported, the worker lives on
+            code, report = 1, {"error": f"{type(exc).__name__}: {exc}"}
+        state = report.get("result") or RESULTS_BY_EXIT.get(code, "failed")
+        members = member_states(report) if job.train else {}
+        self.store.update(job, state=state, exit_code=code, report=report, members=members, finished_at=self.clock())
+        log.info("release %s of %s: %s (exit %s)", job.id, job.label, state, code)
+        if not self.config.callback_url:
+            return
+        if job.train:
+            reason = str(report.get("reason") or "")
+            outcome = {"release_id": job.id, "train": job.train, "images": job.images, "result": state, "exit_code": code,
+                       "reason": reason, "rollback_reason": reason, "halted_by": halted_by(report), "members": members}
+        else:
+            outcome = {"release_id": job.id, "service": job.service, "image": job.image, "result": state,
+                       "exit_code": code, "rollback_reason": report.get("rollback_reason", "")}
+        self.callback(self.config.callback_url, self.secret, outcome)
 
 
 # ---------------------------------------------------------------- the HTTP server

@@ -117,9 +117,11 @@ def _number_as_text(value):
 
 
 class Generic(Payload):
-    """`POST /hooks/generic`: {"event": "image.pushed", "service": "web", "tag": "42"} (a number tag too)."""
+    """`POST /hooks/generic`: {"event": "image.pushed", "service": "web", "tag": "42"} (a number tag too),
+    or `"train": "storefront"` instead of `service` for a train's entry (the receiver wants exactly one)."""
     event: Name
-    service: Name
+    service: Name | None = None
+    train: Name | None = None
     tag: Annotated[Text, BeforeValidator(_number_as_text)]
 
 

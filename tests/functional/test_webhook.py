@@ -30,23 +30,31 @@ def test_githubs_published_test_vector():
 
 
 class Runner:
-    """Records releases; each takes `seconds`; counts how many run at once per service."""
+    """Records releases (a train's as ("train:NAME", {member: image})); each takes `seconds`; counts
+    how many run at once per service (a train runs on every member)."""
 
     def __init__(self, seconds: float = 0.05):
         self.seconds = seconds
-        self.calls: list[tuple[str, str]] = []
+        self.calls: list[tuple[str, str | dict]] = []
         self.running: dict[str, int] = {}
         self.most: dict[str, int] = {}
         self.lock = threading.Lock()
 
     def __call__(self, job):
+        services = sorted(job.images) if job.train else [job.service]
         with self.lock:
-            self.calls.append((job.service, job.image))
-            self.running[job.service] = self.running.get(job.service, 0) + 1
-            self.most[job.service] = max(self.most.get(job.service, 0), self.running[job.service])
+            self.calls.append((f"train:{job.train}", dict(job.images)) if job.train else (job.service, job.image))
+            for service in services:
+                self.running[service] = self.running.get(service, 0) + 1
+                self.most[service] = max(self.most.get(service, 0), self.running[service])
         time.sleep(self.seconds)
         with self.lock:
-            self.running[job.service] -= 1
+            for service in services:
+                self.running[service] -= 1
+        if job.train:
+            return 0, {"result": "released", "id": "t-1", "train": job.train, "reason": "",
+                       "members": {m: {"wave": 1, "state": "released", "image": i, "release_id": f"r-{m}"}
+                                   for m, i in job.images.items()}}
         return 0, {"result": "released", "release_id": "r-1"}
 
 
@@ -59,6 +67,8 @@ def hooks():
         "releases": [
             {"service": "web", "repository": "acme/web", "image": "registry/web:{tag}", "tag_pattern": r"^v\d+\.\d+\.\d+$"},
             {"service": "api", "image": "registry/api:{tag}", "tag_pattern": r"^\d+$", "strategy": "bluegreen"},
+            {"train": "storefront", "repository": "acme/storefront", "tag_pattern": r"^\d+$",
+             "images": {"api": "registry/api:{tag}", "web": "registry/web:{tag}", "worker-web": "registry/worker-web:{tag}"}},
         ],
     })
 
@@ -289,3 +299,135 @@ def test_serve_refuses_bad_input_with_one_line_and_exit_2(capsys, monkeypatch, a
         main(["webhook", "serve", *args])
     assert info.value.code == 2
     assert capsys.readouterr().err.splitlines()[0] == first_line
+
+
+
+# ---------------------------------------------------------------- trains
+STOREFRONT_42 = {"api": "registry/api:42", "web": "registry/web:42", "worker-web": "registry/worker-web:42"}
+
+
+def test_signed_tag_push_for_a_train_starts_one_job_with_every_members_image(server):
+    r = server.github(tag_push("42", repo="acme/storefront"), "d-train")
+    assert r.status == 202
+    body = json.loads(r.data)
+    assert body["train"] == "storefront" and body["images"] == STOREFRONT_42 and "service" not in body
+    job = server.wait_done(body["release_id"])
+    assert server.runner.calls == [("train:storefront", STOREFRONT_42)]  # one job, the whole train
+    assert job["state"] == "released" and job["train"] == "storefront" and job["images"] == STOREFRONT_42
+    assert job["members"] == {m: {"state": "released", "release_id": f"r-{m}"} for m in STOREFRONT_42}
+    outcome = server.callbacks[0][1]
+    assert outcome["train"] == "storefront" and outcome["result"] == "released" and outcome["halted_by"] == ""
+    assert outcome["members"] == job["members"] and "service" not in outcome
+
+
+def test_generic_delivery_names_a_train_or_a_service(server):
+    def generic(payload: dict, msg_id: str):
+        body = json.dumps(payload).encode()
+        return server.post("/hooks/generic", body, standard(body, msg_id, int(time.time())))
+
+    r = generic({"event": "image.pushed", "train": "storefront", "tag": 42}, "msg_t1")
+    assert r.status == 202 and json.loads(r.data)["images"] == STOREFRONT_42
+    server.wait_done(json.loads(r.data)["release_id"])
+    both = generic({"event": "image.pushed", "train": "storefront", "service": "api", "tag": "1"}, "msg_t2")
+    assert both.status == 400 and json.loads(both.data)["error"] == "payload: expected exactly one of `service` and `train`"
+    neither = generic({"event": "image.pushed", "tag": "1"}, "msg_t3")
+    assert neither.status == 400
+    assert generic({"event": "image.pushed", "train": "checkout", "tag": "1"}, "msg_t4").status == 404
+    assert generic({"event": "image.pushed", "train": "storefront", "tag": "v1"}, "msg_t5").status == 422
+    assert generic({"event": "image.pushed", "service": "storefront", "tag": "1"}, "msg_t6").status == 404  # a train is no service
+    assert server.runner.calls == [("train:storefront", STOREFRONT_42)]
+
+
+def test_a_train_never_runs_beside_a_release_of_one_of_its_members(server):
+    server.runner.seconds = 0.2
+    with ThreadPoolExecutor(8) as pool:
+        deliveries = [(tag_push(f"v1.0.{i}"), f"d-m{i}") for i in range(3)] + \
+                     [(tag_push(str(i), repo="acme/storefront"), f"d-t{i}") for i in range(3)]
+        responses = list(pool.map(lambda d: server.github(*d), deliveries))
+    assert [r.status for r in responses] == [202] * 6
+    for r in responses:
+        server.wait_done(json.loads(r.data)["release_id"])
+    assert len(server.runner.calls) == 6 and server.runner.most == {"web": 1, "api": 1, "worker-web": 1}
+
+
+def test_cli_runner_runs_the_train_command_with_every_member_without_the_secret(hooks, tmp_path, monkeypatch):
+    import subprocess
+
+    from deployer.ci import webhook
+
+    seen = []
+    report = {"result": "rolled_back", "exit_code": 3, "id": "t-9", "train": "storefront", "reason": "web: error_rate_above_limit: 20%",
+              "members": {"api": {"wave": 1, "state": "rolled_back", "image": "registry/api:42", "release_id": "r-a"},
+                          "web": {"wave": 2, "state": "failed", "image": "registry/web:42", "release_id": "r-w",
+                                  "reason": "error_rate_above_limit: 20%"},
+                          "worker-web": {"wave": 2, "state": "rolled_back", "image": "registry/worker-web:42", "release_id": "r-ww"}}}
+
+    def run(args, env, **kw):
+        seen.append((args, env))
+        return subprocess.CompletedProcess(args, 3, stdout=json.dumps(report), stderr="")
+
+    monkeypatch.setattr(webhook.subprocess, "run", run)
+    monkeypatch.setenv("DEPLOYER_WEBHOOK_SECRET", SECRET.decode())
+    callbacks = []
+    receiver = Receiver(hooks, SECRET, webhook.cli_runner(hooks, "DEPLOYER_WEBHOOK_SECRET"), Store(tmp_path / "releases.json"),
+                        callback=lambda url, secret, payload: callbacks.append(payload))
+    with serving(receiver, hooks) as srv:
+        client = Client(f"http://127.0.0.1:{srv.effective_port}", None, receiver)
+        job = client.wait_done(json.loads(client.github(tag_push("42", repo="acme/storefront"), "d-cli").data)["release_id"])
+    (args, env), = seen
+    assert args[args.index("-o"):] == ["-o", "json", "-c", "deployer.yaml", "train", "release", "storefront",
+                                       "--image", "api=registry/api:42", "--image", "web=registry/web:42",
+                                       "--image", "worker-web=registry/worker-web:42"]
+    assert "DEPLOYER_WEBHOOK_SECRET" not in env and env["DEPLOYER_ACTOR"] == "webhook:d-cli"
+    assert job["state"] == "rolled_back" and job["exit_code"] == 3 and job["members"]["web"] == {"state": "failed", "release_id": "r-w"}
+    assert callbacks == [{"release_id": job["id"], "train": "storefront", "images": STOREFRONT_42, "result": "rolled_back",
+                          "exit_code": 3, "reason": report["reason"], "rollback_reason": report["reason"], "halted_by": "web",
+                          "members": job["members"]}]
+    restarted = Store(tmp_path / "releases.json").get(job["id"])  # a train's job survives a restart as one
+    assert restarted.train == "storefront" and restarted.images == STOREFRONT_42 and restarted.members == job["members"]
+
+
+MEMBERS = "    images:\n      api: registry/api:{tag}\n      web: registry/web:{tag}\n"
+
+
+@pytest.mark.parametrize("text,line,message", [
+    ("releases:\n  - service: web\n    train: storefront\n    image: registry/web:{tag}\n" + MEMBERS,
+     3, "releases.0.train: give either `service` (with `image`) or `train` (with `images`), not both"),
+    ("releases:\n  - tag_pattern: '^\\d+$'\n", 2, "releases.0: expected `service` (with `image`) or `train` (with `images`)"),
+    ("releases:\n  - train: storefront\n", 2, "releases.0.images: a train entry needs `images`"),
+    ("releases:\n  - train: storefront\n    images: {}\n", 3, "releases.0.images: a train entry needs `images`"),
+    ("releases:\n  - train: storefront\n    images:\n      api: registry/api:{tag}\n      web: registry/web:latest\n",
+     5, "releases.0.images.web: expected `{tag}` in the image"),
+    ("releases:\n  - train: storefront\n    images:\n      Web_1: registry/web:{tag}\n", 4, "releases.0.images.Web_1: expected lowercase letters"),
+    ("releases:\n  - train: storefront\n" + MEMBERS + "    image: registry/web:{tag}\n", 6, "releases.0.image: a train entry takes `images`"),
+    ("releases:\n  - train: storefront\n" + MEMBERS + "    strategy: canary\n", 6, "releases.0.strategy: a train's members release by their own strategies"),
+    ("releases:\n  - service: web\n    image: registry/web:{tag}\n" + MEMBERS, 4, "releases.0.images: a service entry takes `image`"),
+    ("releases:\n  - train: storefront\n" + MEMBERS + "  - service: web\n    image: registry/web:{tag}\n  - train: storefront\n" + MEMBERS,
+     8, "releases.2.train: one entry per train: storefront has one already (releases.0)"),
+    ("releases:\n  - service: web\n    repository: acme/shop\n    image: registry/web:{tag}\n"
+     "  - train: storefront\n    repository: acme/shop\n" + MEMBERS, 6, "releases.1.repository: one entry per repository: acme/shop"),
+])
+def test_bad_train_entries_name_file_line_and_field(tmp_path, text, line, message):
+    path = tmp_path / "hooks.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_hooks(path)
+    assert len(info.value.lines()) == 1 and info.value.lines()[0].startswith(f"{path}:{line}: {message}"), info.value.lines()
+
+
+def test_a_train_and_its_members_may_each_have_an_entry(tmp_path):
+    path = tmp_path / "hooks.yaml"
+    path.write_text("releases:\n  - service: web\n    image: registry/web:{tag}\n  - train: web\n" + MEMBERS)
+    assert [r.key for r in load_hooks(path).releases] == [("service", "web"), ("train", "web")]
+
+
+def test_serve_refuses_a_bad_train_entry_with_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    from deployer.cli import main
+
+    path = tmp_path / "hooks.yaml"
+    path.write_text("releases:\n  - train: storefront\n" + MEMBERS + "    strategy: canary\n")
+    monkeypatch.setenv("DEPLOYER_WEBHOOK_SECRET", SECRET.decode())
+    with pytest.raises(SystemExit) as info:
+        main(["webhook", "serve", "--config", str(path)])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[0].startswith(f"error: {path}:6: releases.0.strategy: a train's members")

@@ -111,3 +111,108 @@ def test_cli_publishes_in_github_mode(examples_config, tmp_path, monkeypatch, ca
     _finish(Factory(Path("deployer.yaml"), github=True), "web", executor, lambda: record)
     assert read_outputs(out.read_text())["result"] == "released"
     assert summary.read_text().startswith("### ✅ deployer: web canary — released")
+
+
+# ---------------------------------------------------------------- trains
+TRAIN_GOLDEN = GOLDEN.parent / "github-train-summary.md"
+
+
+def released_report(examples_config, name: str, image: str, release_id: str) -> dict:
+    service, clock = examples_config.services[name], FakeClock()
+    ex = make(service, FakeTarget.colors_service(clock, behaviour={image: Behaviour(0.01, 100)}), clock)
+    releases.release(ex, request_from_spec(service, image), actor="tester")
+    record = ex.journal.latest(name)
+    record.id = release_id
+    return report(record)
+
+
+def train_report(examples_config) -> dict:
+    """The JSON report of a train run as `deployer -o json train release` gives it: api (wave 1)
+    released and kept (on_failure: stop), web (wave 2) failed its gate, worker-web (wave 3) never started."""
+    api = released_report(examples_config, "api", "example/api:2", "20270101T000000Z-api")
+    web = rolled_back_report(examples_config)
+    return {
+        "result": "rolled_back", "exit_code": 3, "id": "20270101T000000Z-train", "train": "storefront",
+        "state": "rolled_back", "actor": "tester", "wave": 2, "started_at": 1000.0, "finished_at": 1100.5,
+        "reason": f"web: {web['rollback_reason']}",
+        "members": {
+            "api": {"wave": 1, "state": "kept", "image": "example/api:2", "release_id": api["release_id"], "report": api},
+            "worker-web": {"wave": 3, "state": "pending", "image": "example/worker-web:2", "release_id": ""},
+            "web": {"wave": 2, "state": "failed", "image": "example/web:3", "release_id": web["release_id"],
+                    "reason": web["rollback_reason"], "report": web},
+        },
+    }
+
+
+def test_train_summary_matches_golden(examples_config):
+    text = github.train_summary_markdown(train_report(examples_config))
+    if os.environ.get("DEPLOYER_UPDATE_GOLDEN") == "1":
+        TRAIN_GOLDEN.write_text(text)
+    assert text == TRAIN_GOLDEN.read_text()
+
+
+def test_train_summary_has_a_section_per_member_in_wave_order(examples_config):
+    text = github.train_summary_markdown(train_report(examples_config))
+    assert text.startswith("### ↩️ deployer train: storefront — rolled_back\n")
+    assert "**Halted by web:** web: error_rate_above_limit" in text
+    sections = [line for line in text.splitlines() if line.startswith("#### ")]
+    assert [s.split(" · ")[1].split(" ")[0] for s in sections] == ["api", "web", "worker-web"]  # wave order
+    assert text.count("| step | weight | duration | requests | 5xx | p99 | verdict |") == 2  # a table per member with a report
+    assert sections[-1] == "#### ⏳ wave 3 · worker-web — pending: not started"  # one line
+    assert "(its bluegreen release: released)" in sections[0] and "(its canary release: rolled_back)" in sections[1]
+
+
+def test_train_outputs(examples_config):
+    values = github.train_outputs(train_report(examples_config))
+    assert set(values) == {"result", "train-id", "reason", "halted-by", "members"} == set(github.TRAIN_OUTPUT_NAMES)
+    assert values["result"] == "rolled_back" and values["train-id"] == "20270101T000000Z-train"
+    assert values["reason"].startswith("web: error_rate_above_limit") and values["halted-by"] == "web"
+    assert "\n" not in values["members"]  # compact
+    assert __import__("json").loads(values["members"]) == {
+        "api": {"state": "kept", "release_id": "20270101T000000Z-api"},
+        "web": {"state": "failed", "release_id": "20270101T000000Z-golden"},
+        "worker-web": {"state": "pending", "release_id": ""},
+    }
+
+
+def test_train_outputs_released_interrupted_locked_and_dry_run():
+    released = {"result": "released", "id": "t-1", "train": "storefront", "reason": "",
+                "members": {"api": {"wave": 1, "state": "released", "release_id": "r-1"}}}
+    assert github.train_outputs(released) == {"result": "released", "train-id": "t-1", "reason": "", "halted-by": "",
+                                              "members": '{"api":{"state":"released","release_id":"r-1"}}'}
+    interrupted = {"result": "interrupted", "id": "t-2", "train": "storefront", "reason": "stopped by a signal",
+                   "members": {"api": {"wave": 1, "state": "stopped", "release_id": "r-2"}}}
+    assert github.train_outputs(interrupted)["halted-by"] == ""
+    assert "**Stopped:** stopped by a signal" in github.train_summary_markdown(interrupted)
+    locked = {"result": "locked", "exit_code": 6, "train": "storefront", "message": "train: web is locked by ci-1"}
+    assert github.train_outputs(locked) == {"result": "locked", "train-id": "", "reason": "train: web is locked by ci-1",
+                                            "halted-by": "", "members": "{}"}
+    assert github.train_summary_markdown(locked).startswith("### 🔒 deployer train: storefront — locked")
+    dry = {"result": "noop", "dry_run": True, "estimate_seconds": 600,
+           "plan": {"train": "storefront", "on_failure": "rollback_all", "waves": [
+               [{"service": "api", "image": "r/api:2", "strategy": "bluegreen", "estimated_seconds": 300}],
+               [{"service": "web", "image": "r/web:2", "strategy": "canary", "estimated_seconds": 300}]]}}
+    assert github.train_outputs(dry)["result"] == "noop"
+    text = github.train_summary_markdown(dry)
+    assert text.startswith("### 📝 deployer train: storefront — noop (dry run)")
+    assert "| 2 | web | canary | `r/web:2` | 5m00s |" in text and "on failure: rollback all" in text
+
+
+def test_halted_by_is_the_failed_member_the_reason_names():
+    data = {"result": "failed", "reason": "web: canary_unhealthy",
+            "members": {"api": {"wave": 1, "state": "failed"}, "web": {"wave": 1, "state": "failed"}}}
+    assert github.train_outputs(data)["halted-by"] == "web"
+    data["reason"] = "something else"
+    assert github.train_outputs(data)["halted-by"] == "api"
+
+
+def test_publish_train_writes_outputs_and_summary(examples_config, tmp_path):
+    out, summary = tmp_path / "output", tmp_path / "summary"
+    out.write_text("earlier=1\n")
+    github.publish_train(train_report(examples_config), {"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)})
+    assert out.read_text().startswith("earlier=1\n")  # appended, never overwritten
+    values = read_outputs(out.read_text())
+    assert values["halted-by"] == "web" and values["train-id"] == "20270101T000000Z-train"
+    assert summary.read_text().startswith("### ↩️ deployer train: storefront")
+    github.publish_train(train_report(examples_config), {})  # no runner files: nothing to do
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["output", "summary"]

@@ -18,6 +18,7 @@ from deployer.spec import load_service
 ROOT = Path(__file__).resolve().parent.parent.parent
 ACTION = ROOT / "pipelines" / "github" / "action.yml"
 STEP = ROOT / "pipelines" / "jenkins" / "vars" / "deployerRelease.groovy"
+TRAIN_STEP = ROOT / "pipelines" / "jenkins" / "vars" / "deployerTrain.groovy"
 EXAMPLES = ROOT / "examples" / "deployer.yaml"
 
 
@@ -32,11 +33,16 @@ def test_examples_in_pipelines_are_what_init_renders():
 
 def test_action_inputs_outputs_and_no_expressions_in_scripts():
     action = yaml.safe_load(ACTION.read_text())
-    assert {"service", "image", "strategy", "config", "steps", "bake-time", "max-5xx-rate", "max-p99-ms",
-            "wait-minutes", "aws-region", "dry-run"} <= set(action["inputs"])
+    assert {"service", "image", "train", "images", "strategy", "config", "steps", "bake-time", "max-5xx-rate",
+            "max-p99-ms", "wait-minutes", "aws-region", "dry-run"} <= set(action["inputs"])
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name) for name in action["inputs"])
+    assert not [name for name, spec in action["inputs"].items() if spec.get("required")], "service or train: neither is required alone"
     assert set(action["outputs"]) == {"result", "release-id", "task-definition-arn", "previous-task-definition-arn",
-                                      "rollback-reason"}
+                                      "rollback-reason", "train-id", "halted-by", "members"}
+    from deployer.reporting.github import OUTPUT_NAMES, TRAIN_OUTPUT_NAMES
+
+    read = {name for spec in action["outputs"].values() for name in re.findall(r"steps\.release\.outputs\.([a-z0-9-]+)", spec["value"])}
+    assert read == set(OUTPUT_NAMES) | set(TRAIN_OUTPUT_NAMES), "the action passes on what deployer's GitHub mode writes"
     steps = action["runs"]["steps"]
     for step in steps:
         assert "${{" not in step["run"], f"{step['name']}: inputs must reach the script through env"
@@ -48,22 +54,85 @@ def test_action_inputs_outputs_and_no_expressions_in_scripts():
     assert used == set(action["inputs"]), "every input is used, each through env"
 
 
+def release_script() -> str:
+    return next(s for s in yaml.safe_load(ACTION.read_text())["runs"]["steps"] if s.get("id") == "release")["run"]
+
+
 def test_action_flags_exist_on_the_command_line():
-    release = cli.get_command(None, "release")
-    flags = {opt for p in release.params for opt in getattr(p, "opts", [])}
-    script = next(s for s in yaml.safe_load(ACTION.read_text())["runs"]["steps"] if s.get("id") == "release")["run"]
-    for flag in re.findall(r"(--[a-z0-9-]+)", script):
+    def flags_of(command) -> set[str]:
+        return {opt for p in command.params for opt in getattr(p, "opts", [])}
+
+    release = flags_of(cli.get_command(None, "release"))
+    train = flags_of(cli.get_command(None, "train").get_command(None, "release"))
+    for flag in re.findall(r"(--[a-z0-9-]+)", release_script()):
         if flag not in ("--signal", "--kill-after", "--preserve-status"):
-            assert flag in flags, flag
+            assert flag in release | train, flag
+    for flag in ("--image", "--poll", "--dry-run"):  # what the train mode passes
+        assert flag in train, flag
 
 
-def groovy_outcomes() -> dict[int, str]:
-    block = re.search(r"OUTCOMES = \[(.*?)\n\]", STEP.read_text(), re.S).group(1)
+def run_action(tmp_path, **inputs) -> tuple[int, list[str], str]:
+    """The action's release script under bash as the runner runs it, inputs in env, with a fake deployer
+    that prints its arguments (one per line): (exit code, arguments, stdout)."""
+    import os
+    import subprocess
+
+    fake = tmp_path / "deployer"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "arg:$a"; done\n')
+    fake.chmod(0o755)
+    script = tmp_path / "release.sh"
+    script.write_text(release_script())
+    names = {"service": "", "image": "", "train": "", "images": "", "strategy": "", "config": "deployer.yaml", "steps": "",
+             "bake-time": "", "max-5xx-rate": "", "max-p99-ms": "", "wait-minutes": "60", "aws-region": "", "dry-run": "false"}
+    names.update({k.replace("_", "-"): v for k, v in inputs.items()})
+    env_names = {"bake-time": "BAKE", "max-5xx-rate": "MAX_5XX_RATE", "max-p99-ms": "MAX_P99_MS", "wait-minutes": "WAIT_MINUTES",
+                 "aws-region": "REGION", "dry-run": "DRY_RUN"}
+    env = {"PATH": os.environ["PATH"], "DEPLOYER_BIN": str(fake)}
+    env.update({f"DEPLOYER_{env_names.get(k, k.upper())}": v for k, v in names.items()})
+    proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], env=env,
+                          capture_output=True, text=True, timeout=30)
+    args = [line.removeprefix("arg:") for line in proc.stdout.splitlines() if line.startswith("arg:")]
+    return proc.returncode, args, proc.stdout
+
+
+def test_action_releases_a_train_with_one_image_flag_per_line(tmp_path):
+    code, args, _ = run_action(tmp_path, train="storefront", dry_run="true",
+                               images="api=registry/api:1\r\n\n  web=registry/web:1  \nworker-web=registry/worker-web:1")
+    assert code == 0
+    assert args == ["train", "release", "storefront", "--image", "api=registry/api:1", "--image", "web=registry/web:1",
+                    "--image", "worker-web=registry/worker-web:1", "--poll", "10s", "--dry-run"]
+
+
+def test_action_still_releases_a_service(tmp_path):
+    code, args, _ = run_action(tmp_path, service="web", image="registry/web:2", strategy="canary")
+    assert code == 0
+    assert args == ["release", "web", "--image", "registry/web:2", "--strategy", "canary", "--poll", "10s"]
+
+
+@pytest.mark.parametrize("inputs,message", [
+    ({"service": "web", "image": "r/web:1", "train": "storefront", "images": "web=r/web:1"}, "give either service (with image) or train (with images), not both"),
+    ({}, "give service (with image) or train (with images)"),
+    ({"service": "web"}, "service: image is required"),
+    ({"service": "web", "image": "r/web:1", "images": "web=r/web:1"}, "images is for a train"),
+    ({"train": "storefront"}, "train: images is empty"),
+    ({"train": "storefront", "images": "api=r/api:1\nweb"}, "images, line 2: expected SERVICE=IMAGE"),
+    ({"train": "storefront", "images": "api=r/api:1", "image": "r/web:1"}, "not image"),
+    ({"train": "storefront", "images": "api=r/api:1", "strategy": "canary"}, "are for a service"),
+])
+def test_action_refuses_unclear_inputs_with_an_error_annotation(tmp_path, inputs, message):
+    code, args, out = run_action(tmp_path, **inputs)
+    assert code == 1 and args == []  # deployer never ran
+    assert out.startswith("::error title=deployer action::") and message in out, out
+
+
+def groovy_outcomes(step: Path = STEP) -> dict[int, str]:
+    block = re.search(r"OUTCOMES = \[(.*?)\n\]", step.read_text(), re.S).group(1)
     return {int(code): result for code, result in re.findall(r"(\d+)\s*:\s*\['(\w+)'", block)}
 
 
-def test_jenkins_step_maps_every_exit_code():
-    outcomes = groovy_outcomes()
+@pytest.mark.parametrize("step", [STEP, TRAIN_STEP], ids=lambda p: p.stem)
+def test_jenkins_step_maps_every_exit_code(step):
+    outcomes = groovy_outcomes(step)
     codes = {v for k, v in vars(ExitCode).items() if k.isupper()}
     assert set(outcomes) == codes, "a new exit code needs a build result"
     assert outcomes[ExitCode.OK] == "SUCCESS"
@@ -77,6 +146,30 @@ def test_jenkins_step_maps_every_exit_code():
 def test_jenkins_step_never_interpolates_into_the_shell():
     script = re.search(r"script: '''(.*?)'''", STEP.read_text(), re.S).group(1)
     assert "${" not in script and "DEPLOYER_SERVICE" in script
+    script = re.search(r"script: '''(.*?)'''", TRAIN_STEP.read_text(), re.S).group(1)
+    assert "${" not in script and "DEPLOYER_TRAIN" in script and "DEPLOYER_IMAGES" in script
+    assert "\\" not in script, "a Groovy ''' string would turn a backslash escape into another character"
+
+
+def test_jenkins_train_step_passes_one_image_flag_per_member(tmp_path):
+    """The step's shell script under /bin/sh (what Jenkins' `sh` runs), with a fake deployer: every
+    line of DEPLOYER_IMAGES becomes one --image, whatever characters the image holds."""
+    import os
+    import subprocess
+
+    script = re.search(r"script: '''(.*?)'''", TRAIN_STEP.read_text(), re.S).group(1)
+    (tmp_path / "deployer").write_text('#!/bin/sh\nfor a in "$@"; do echo "arg:$a"; done\n')
+    (tmp_path / "deployer").chmod(0o755)
+    images = "api=registry/api:1\nweb=registry/web:1 *  $(touch pwned) ;x\nworker-web=registry/worker-web:1"
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "DEPLOYER_TRAIN": "storefront", "DEPLOYER_IMAGES": images,
+           "DEPLOYER_CONFIG": "deployer.yaml", "DEPLOYER_REPORT": str(tmp_path / "report.json"), "DEPLOYER_POLL": "10s"}
+    proc = subprocess.run(["/bin/sh", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    args = [line.removeprefix("arg:") for line in (tmp_path / "report.json").read_text().splitlines()]
+    assert args == ["-o", "json", "-c", "deployer.yaml", "train", "release", "storefront", "--poll", "10s",
+                    "--image", "api=registry/api:1", "--image", "web=registry/web:1 *  $(touch pwned) ;x",
+                    "--image", "worker-web=registry/worker-web:1"]
+    assert not (tmp_path / "pwned").exists()
 
 
 @pytest.mark.parametrize("steps,expected", [([10, 25, 50, 100], "10,25,50,pause,100"), ([100], "100"),
