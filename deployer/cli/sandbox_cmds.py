@@ -81,9 +81,11 @@ def traffic(service, rps, duration):
 
 
 @sandbox.command()
+@click.argument("chapter", required=False, default="story", type=click.Choice(["story", "trains"]))
 @click.option("--keep", is_flag=True, help="Leave the sandbox running afterwards.")
-def demo(keep):
-    """The whole story: provision, a good canary, a faulty one rolled back, blue/green over DNS."""
+def demo(chapter, keep):
+    """A story in the sandbox. `story` (the default): a good canary, a faulty one rolled back,
+    blue/green over DNS. `trains`: a release train once good, once halted by a bad member."""
     from deployer.sandbox.demo import run_demo
 
-    raise SystemExit(run_demo(keep=keep))
+    raise SystemExit(run_demo(chapter, keep=keep))

@@ -1,11 +1,11 @@
-"""`deployer train release|status|history NAME`: several services released as one train."""
+"""`deployer train release|resume|rollback|status|history NAME`: several services released as one train."""
 
 from __future__ import annotations
 
 import click
 
 from deployer.cli.output import emit, report_and_exit
-from deployer.errors import DeployerError, UsageError
+from deployer.errors import DeployerError, Locked, UsageError
 
 
 @click.group()
@@ -49,6 +49,79 @@ def _lines(data: dict) -> list[str]:
     return out
 
 
+class _Members:
+    """What every train command needs: each member's target (made once) and planner."""
+
+    def __init__(self, factory, config):
+        from deployer.reporting.text import ReleaseTextProgress
+
+        self.factory, self.config = factory, config
+        self.targets: dict = {}
+        self.shared = ReleaseTextProgress()
+
+    def target(self, member: str):
+        if member not in self.targets:
+            self.targets[member] = self.factory.target(self.config.services[member])
+        return self.targets[member]
+
+    def plan(self, member: str, image: str):
+        from deployer.release.preflight import estimate
+        from deployer.release.strategies import plan_release, request_from_spec
+
+        service = self.config.services[member]
+        plan = plan_release(service, self.target(member).observe(), request_from_spec(service, image))
+        return plan, estimate(service, plan).seconds
+
+
+def _run(factory, members: _Members, name: str, poll: str, call) -> None:
+    """Run `call(runner)` (release, resume or rollback) under the signal handler; report the train's
+    run it touched, with each member's own report, and exit with its code."""
+    import threading
+    import time
+
+    from deployer.cli.release_cmds import _parse_seconds
+    from deployer.cli.signals import stop_on_signals
+    from deployer.reporting.text import MemberProgress
+    from deployer.train import runner as trains
+
+    poll_seconds = _parse_seconds("--poll", poll) or 1
+    journal = factory.journal()
+    lock = threading.Lock()
+    with stop_on_signals() as stop:
+        def make_executor(member: str, stop_requested):
+            return factory.executor(members.config.services[member], poll=poll_seconds, stop=stop, journal=journal,
+                                    target=members.target(member), progress=MemberProgress(members.shared, member, lock),
+                                    stop_requested=stop_requested)
+
+        runner = trains.TrainRunner(journal, make_executor, members.shared, time.time, stop.wait, stop.is_set)
+        error = None
+        try:
+            call(runner)
+        except DeployerError as exc:
+            error = exc
+        latest = trains.latest_run(journal, name)
+        if isinstance(error, Locked) and not runner.began:  # another release or train holds a member
+            data = {"result": "locked", "exit_code": error.exit_code, "train": name, "message": error.message}
+            _publish_ci(factory, data)
+            report_and_exit(factory, data, [f"train {name}: locked"], error)
+        if error is not None and not runner.began:
+            raise error  # refused before it began (nothing to do, bad input): nothing of this run to report
+        data = _member_report(factory, journal, latest)
+        data["exit_code"] = error.exit_code if error is not None else 0
+        _publish_ci(factory, data)
+        report_and_exit(factory, data, _lines(data), error)
+
+
+def _publish_ci(factory, data: dict) -> None:
+    """In GitHub Actions: the train's outputs and a step summary with a table per member."""
+    if factory.github:
+        import os
+
+        from deployer.reporting.github import publish_train
+
+        publish_train(data, os.environ)
+
+
 @train.command("release")
 @click.argument("name")
 @click.option("--image", "images", multiple=True, required=True, metavar="SERVICE=IMAGE",
@@ -60,58 +133,53 @@ def release(factory, name, images, poll, dry_run):
     """Release every member of train NAME: wave by wave, each member by its own strategy and gates;
     the first failure halts the train and applies its on_failure."""
     import os
-    import threading
-    import time
 
-    from deployer.cli.release_cmds import _parse_seconds
-    from deployer.cli.signals import stop_on_signals
     from deployer.release.actor import actor_from_env
-    from deployer.release.preflight import estimate
-    from deployer.release.strategies import plan_release, request_from_spec
-    from deployer.reporting.text import MemberProgress, ReleaseTextProgress
     from deployer.train import runner as trains
     from deployer.train.plan import parse_images
-    from deployer.train.record import TrainRecord
 
     config, spec = _train_spec(factory, name)
     chosen = parse_images(images, spec.members, name)
-    poll_seconds = _parse_seconds("--poll", poll) or 1
-    journal = factory.journal()
-    shared = ReleaseTextProgress()
-    lock = threading.Lock()
-    targets = {}
-
-    def target(member: str):
-        if member not in targets:
-            targets[member] = factory.target(config.services[member])
-        return targets[member]
-
-    def plan_member(member: str, image: str):
-        service = config.services[member]
-        plan = plan_release(service, target(member).observe(), request_from_spec(service, image))
-        return plan, estimate(service, plan).seconds
-
+    members = _Members(factory, config)
     if dry_run:
-        plan = trains.plan_train(name, spec, chosen, plan_member)
+        plan = trains.plan_train(name, spec, chosen, members.plan)
         emit(factory, {"result": "noop", "dry_run": True, "plan": plan.to_dict(), "estimate_seconds": plan.seconds}, "\n".join(plan.lines()))
         return
-    with stop_on_signals() as stop:
-        def make_executor(member: str, stop_requested):
-            return factory.executor(config.services[member], poll=poll_seconds, stop=stop, journal=journal, target=target(member),
-                                    progress=MemberProgress(shared, member, lock), stop_requested=stop_requested)
+    _run(factory, members, name, poll, lambda runner: trains.release(runner, name, spec, chosen, actor_from_env(os.environ), members.plan))
 
-        runner = trains.TrainRunner(journal, make_executor, shared, time.time, stop.wait, stop.is_set)
-        error = None
-        try:
-            trains.release(runner, name, spec, chosen, actor_from_env(os.environ), plan_member)
-        except DeployerError as exc:
-            error = exc
-        history = journal.train_history(name, 1)
-        if error is not None and (not history or TrainRecord.from_json(history[0]).id != runner.train_id):
-            raise error  # refused before it began (locked, an unfinished member): nothing of this run to report
-        data = _member_report(factory, journal, TrainRecord.from_json(history[0]))
-        data["exit_code"] = error.exit_code if error is not None else 0
-        report_and_exit(factory, data, _lines(data), error)
+
+@train.command("resume")
+@click.argument("name")
+@click.option("--poll", default="5s", show_default=True, help="Time between progress polls, 1s..5m.")
+@click.pass_obj
+def resume(factory, name, poll):
+    """Go on with train NAME's unfinished run (interrupted, or its runner gone) from its record:
+    members left mid-release continue on their stored plans, pending ones start."""
+    import os
+
+    from deployer.release.actor import actor_from_env
+    from deployer.train import runner as trains
+
+    config, _ = _train_spec(factory, name)
+    members = _Members(factory, config)
+    _run(factory, members, name, poll, lambda runner: trains.resume(runner, name, actor_from_env(os.environ), members.plan))
+
+
+@train.command("rollback")
+@click.argument("name")
+@click.option("--poll", default="5s", show_default=True, help="Time between progress polls, 1s..5m.")
+@click.pass_obj
+def rollback(factory, name, poll):
+    """Roll back train NAME's latest run: every member it released or left mid-release, newest wave
+    first (one traffic call each while the previous color is warm)."""
+    import os
+
+    from deployer.release.actor import actor_from_env
+    from deployer.train import runner as trains
+
+    config, _ = _train_spec(factory, name)
+    members = _Members(factory, config)
+    _run(factory, members, name, poll, lambda runner: trains.roll_back(runner, name, actor_from_env(os.environ)))
 
 
 @train.command("status")
@@ -119,15 +187,15 @@ def release(factory, name, images, poll, dry_run):
 @click.pass_obj
 def status(factory, name):
     """The latest run of train NAME: its state, each member's state and release."""
-    from deployer.train.record import TrainRecord
+    from deployer.train.runner import latest_run
 
     _train_spec(factory, name)
     journal = factory.journal()
-    history = journal.train_history(name, 1)
-    if not history:
+    latest = latest_run(journal, name)
+    if latest is None:
         emit(factory, {"train": name, "latest": None}, f"train {name}: no runs yet")
         return
-    data = _member_report(factory, journal, TrainRecord.from_json(history[0]))
+    data = _member_report(factory, journal, latest)
     emit(factory, data, "\n".join(_lines(data)))
 
 

@@ -94,15 +94,16 @@ def _run_locked(executor: Executor, journal: Journal, actor: str, release_id: st
         journal.release(executor.lease or lease)
 
 
-def run_planned(executor: Executor, plan: Plan, image: str, actor: str, lease: Lease) -> ReleaseRecord:
-    """Run a plan made a moment ago (a train's member) as a new release, under a lock already held."""
+def start_planned(executor: Executor, plan: Plan, image: str, actor: str, lease: Lease) -> ReleaseRecord:
+    """The record of a plan made a moment ago (a train's member), saved before anything changes, so
+    a train's record can name the member's release before it runs."""
     service = executor.service
     record = ReleaseRecord(
         id=new_release_id(executor.clock()), service=service.name, strategy=plan.strategy, image=image, actor=actor,
         started_at=executor.clock(), plan=plan.to_dict(), live=plan.live, target=plan.target, fence=lease.token,
     )
     executor.journal.save(record)
-    return executor.run(plan, record, lease, resumed=False)
+    return record
 
 
 def release(executor: Executor, request: ReleaseRequest, actor: str, *, rollback_unfinished: bool = False) -> ReleaseRecord:
@@ -149,7 +150,8 @@ def stored_plan(executor: Executor, record: ReleaseRecord) -> Plan:
     return plan
 
 
-def _continue(executor: Executor, latest: ReleaseRecord, lease: Lease, actor: str, roll_back: bool) -> ReleaseRecord:
+def continue_release(executor: Executor, latest: ReleaseRecord, lease: Lease, actor: str, roll_back: bool) -> ReleaseRecord:
+    """Go on with an unfinished release from where its record stopped (or roll it back), on its stored plan."""
     plan = stored_plan(executor, latest)
     if roll_back and latest.state != states.ROLLING_BACK:
         return executor.roll_back(plan, latest, lease, "asked", f"rollback asked by {actor}")
@@ -170,7 +172,7 @@ def resume(executor: Executor, actor: str, *, roll_back: bool = False) -> Releas
         current = journal.latest(service.name)
         if current is None or current.state not in UNFINISHED:
             raise _no_unfinished(service.name, current)
-        return _continue(executor, current, lease, actor, roll_back)
+        return continue_release(executor, current, lease, actor, roll_back)
 
     return _run_locked(executor, journal, actor, latest.id if latest else new_release_id(executor.clock()), body)
 
@@ -184,7 +186,7 @@ def rollback(executor: Executor, actor: str, held: Lease | None = None) -> Relea
     def body(lease):
         latest = journal.latest(service.name)
         if latest and latest.state in UNFINISHED:
-            return _continue(executor, latest, lease, actor, roll_back=True)
+            return continue_release(executor, latest, lease, actor, roll_back=True)
         last_good = next((r for r in journal.history(service.name) if r.state == states.RELEASED), None)
         if last_good is None:
             raise UsageError(f"{service.name}: no released release to roll back")

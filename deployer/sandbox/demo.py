@@ -1,12 +1,16 @@
-"""`deployer sandbox demo`: the whole story in the sandbox, through the same CLI a user types.
+"""`deployer sandbox demo [CHAPTER]`: a story in the sandbox, through the same CLI a user types.
 
-bootstrap -> provision web and api -> traffic on web -> release web v2 as a canary (promoted)
--> release web v3, which answers 20% 5xx (rolled back by its gate, numbers shown) -> blue/green
-release of api over Route53 weights -> history.
+- `story` (the default, about 2 minutes): bootstrap -> provision web and api -> traffic -> release
+  web v2 as a canary (promoted) -> web v3, which answers 20% 5xx (rolled back by its gate, numbers
+  shown) -> blue/green release of api over Route53 weights -> history.
+- `trains` (opt-in, about 3 minutes): the example's train `storefront` (api, then web and
+  worker-web) released once good, then once with a bad web: the train halts and rolls back api
+  and worker-web too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -28,7 +32,7 @@ def _wait_healthy(sandbox: control.Sandbox, service: str, timeout: float = 60.0)
     elbv2 = sandbox.client("elbv2")
     cfn = sandbox.client("cloudformation")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=f"deployer-{service}")["Stacks"][0]["Outputs"]}
-    group = outputs["BlueTargetGroupArn"]
+    group = outputs.get("BlueTargetGroupArn") or outputs["TargetGroupArn"]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         states = [t["TargetHealth"]["State"] for t in elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]]
@@ -38,45 +42,82 @@ def _wait_healthy(sandbox: control.Sandbox, service: str, timeout: float = 60.0)
     raise click.ClickException(f"{service}'s first tasks did not turn healthy within {timeout:.0f}s")
 
 
-def run_demo(keep: bool = False) -> int:
+@contextlib.contextmanager
+def _traffic(sandbox: control.Sandbox, rates: dict[str, float]):
+    """Traffic on each service while the chapter runs (bounded: 10 minutes at most); yields the
+    results, filled in when it ends."""
+    stop = threading.Event()
+    results: dict[str, traffic.TrafficResult] = {}
+
+    def drive(service: str, rps: float) -> None:
+        box = control.find() or sandbox
+        results[service] = traffic.run(box, service, rps, duration=600, stop=stop)
+
+    threads = [threading.Thread(target=drive, args=item, daemon=True) for item in rates.items()]
+    for t in threads:
+        t.start()
+    try:
+        yield results
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
+
+
+def _set_up(sandbox: control.Sandbox, services: tuple[str, ...]) -> control.Sandbox:
+    for args in (("bootstrap",), *(("provision", s) for s in services)):
+        if _deployer(sandbox, *args) != 0:
+            raise click.ClickException(f"deployer {' '.join(args)} failed")
+    sandbox = control.find() or sandbox
+    for service in services:
+        _wait_healthy(sandbox, service)
+    return sandbox
+
+
+MEANING = {0: "released", 3: "rolled back"}
+
+
+def _story(sandbox: control.Sandbox) -> tuple[dict[str, int], dict[str, int], dict]:
+    sandbox = _set_up(sandbox, ("web", "api"))
+    outcomes: dict[str, int] = {}
+    with _traffic(sandbox, {"web": 60, "api": 20}) as results:
+        outcomes["web v2 (canary)"] = _deployer(sandbox, "release", "web", "--image", "example/web:2", "--poll", "2s")
+        outcomes["web v3 (canary, 20% 5xx)"] = _deployer(sandbox, "release", "web", "--image", "example/web:3", "--poll", "2s")
+        outcomes["api v2 (bluegreen, Route53)"] = _deployer(sandbox, "release", "api", "--image", "example/api:2", "--poll", "2s")
+    _deployer(sandbox, "history", "web")
+    expected = {"web v2 (canary)": 0, "web v3 (canary, 20% 5xx)": 3, "api v2 (bluegreen, Route53)": 0}
+    return outcomes, expected, results
+
+
+def _trains(sandbox: control.Sandbox) -> tuple[dict[str, int], dict[str, int], dict]:
+    sandbox = _set_up(sandbox, ("api", "web", "worker-web"))
+    outcomes: dict[str, int] = {}
+    good = ("--image", "api=example/api:2", "--image", "web=example/web:2", "--image", "worker-web=example/worker-web:2")
+    bad = ("--image", "api=example/api:4", "--image", "web=example/web:3", "--image", "worker-web=example/worker-web:4")
+    with _traffic(sandbox, {"web": 60, "api": 20, "worker-web": 20}) as results:
+        _deployer(sandbox, "train", "release", "storefront", *good, "--dry-run")
+        outcomes["storefront: api:2, web:2, worker-web:2"] = _deployer(sandbox, "train", "release", "storefront", *good, "--poll", "2s")
+        outcomes["storefront: web:3 answers 20% 5xx"] = _deployer(sandbox, "train", "release", "storefront", *bad, "--poll", "2s")
+    _deployer(sandbox, "train", "history", "storefront")
+    expected = {"storefront: api:2, web:2, worker-web:2": 0, "storefront: web:3 answers 20% 5xx": 3}
+    return outcomes, expected, results
+
+
+def run_demo(chapter: str = "story", keep: bool = False) -> int:
     started = time.monotonic()
     was_running = control.find() is not None
     sandbox = control.up()
     click.echo(f"sandbox at {sandbox.endpoint}; spec {sandbox.spec}")
-    outcomes: dict[str, int] = {}
     try:
-        for args in (("bootstrap",), ("provision", "web"), ("provision", "api")):
-            if _deployer(sandbox, *args) != 0:
-                return 1
-        sandbox = control.find() or sandbox
-        _wait_healthy(sandbox, "web")
-        _wait_healthy(sandbox, "api")
-
-        stop = threading.Event()
-        results: dict[str, traffic.TrafficResult] = {}
-
-        def drive(service: str, rps: float) -> None:
-            box = control.find() or sandbox
-            results[service] = traffic.run(box, service, rps, duration=600, stop=stop)
-
-        threads = [threading.Thread(target=drive, args=(s, r), daemon=True) for s, r in (("web", 60), ("api", 20))]
-        for t in threads:
-            t.start()
-        outcomes["web v2 (canary)"] = _deployer(sandbox, "release", "web", "--image", "example/web:2", "--poll", "2s")
-        outcomes["web v3 (canary, 20% 5xx)"] = _deployer(sandbox, "release", "web", "--image", "example/web:3", "--poll", "2s")
-        outcomes["api v2 (bluegreen, Route53)"] = _deployer(sandbox, "release", "api", "--image", "example/api:2", "--poll", "2s")
-        stop.set()
-        for t in threads:
-            t.join(timeout=15)
-        _deployer(sandbox, "history", "web")
+        outcomes, expected, results = {"story": _story, "trains": _trains}[chapter](sandbox)
         click.echo(click.style("\nsummary", bold=True))
-        expected = {"web v2 (canary)": 0, "web v3 (canary, 20% 5xx)": 3, "api v2 (bluegreen, Route53)": 0}
         for name, code in outcomes.items():
-            meaning = {0: "released", 3: "rolled back by its gate"}.get(code, f"exit {code}")
-            click.echo(f"  {name:<30} {meaning}")
+            click.echo(f"  {name:<40} {MEANING.get(code, f'exit {code}')}")
         for service, result in results.items():
-            click.echo(f"  traffic {service:<22} {result.line()}")
+            click.echo(f"  traffic {service:<32} {result.line()}")
         click.echo(f"  demo took {time.monotonic() - started:.0f}s")
+        if chapter == "story":
+            click.echo("  next: `deployer sandbox demo trains` releases api, web and worker-web as one train")
         return 0 if outcomes == expected else 1
     finally:
         if not keep and not was_running:

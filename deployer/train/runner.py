@@ -21,7 +21,8 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable
 
-from deployer.errors import DeployerError, InconsistentState, Interrupted, Locked, RolledBack
+from deployer.errors import DeployerError, InconsistentState, Interrupted, Locked, RolledBack, UsageError
+from deployer.release import record as release_states
 from deployer.release.journal import Journal, Lease
 from deployer.release.record import new_release_id
 from deployer.train import record as states
@@ -48,7 +49,9 @@ class TrainRunner:
         self.stop_requested = stop_requested
         self.settings = settings or TrainSettings()
         self.leases: dict[str, Lease] = {}
-        self.train_id = ""  # of the run this runner started
+        self.train_id = ""  # of the run this runner started (or resumed)
+        self.began = False  # whether this runner changed anything (else an error is only a refusal)
+        self.continuing: dict[str, object] = {}  # service -> its unfinished release record, to go on with
         self.halted_by = ""  # the member whose failure halted the train
         self._lock = threading.Lock()
 
@@ -78,10 +81,15 @@ class TrainRunner:
     def run(self, plan: TrainPlan, record: TrainRecord) -> TrainRecord:
         """Run the waves from record.wave on; returns the record (released), or raises RolledBack
         (a member failed; on_failure applied), Interrupted or InconsistentState."""
+        self.began = True
         self._save(record)
+        failed = [m for m in record.members.values() if m.state == states.MEMBER_FAILED]
+        if failed:  # resumed after a runner died between a member's failure and the train's halt
+            return self._after_failure(plan, record, failed[0])
         for index in range(record.wave, len(plan.waves)):
             record.wave = index
-            wave = [m for m in plan.waves[index] if record.members[m.service].state == states.PENDING]
+            wave = [m for m in plan.waves[index]
+                    if record.members[m.service].state == states.PENDING or m.service in self.continuing]
             if index and plan.bake_between and wave:
                 self._bake_between(plan, record, index)
             self._line(f"wave {index + 1} of {len(plan.waves)}: {', '.join(m.service for m in plan.waves[index])}")
@@ -133,10 +141,19 @@ class TrainRunner:
             executor = self.make_executor(member.service, stop)
             state.state = states.MEMBER_RUNNING
             try:
-                from deployer.release.service import run_planned
+                from deployer.release.service import continue_release, start_planned
 
-                done = run_planned(executor, member.plan, member.image, record.actor, self.leases[member.service])
-                state.release_id, state.state = done.id, states.MEMBER_RELEASED
+                lease = self.leases[member.service]
+                unfinished = self.continuing.pop(member.service, None)
+                if unfinished is not None:
+                    done = continue_release(executor, unfinished, lease, record.actor, roll_back=False)
+                else:
+                    started = start_planned(executor, member.plan, member.image, record.actor, lease)
+                    state.release_id = started.id
+                    self._save(record)  # the train names the member's release before it changes anything
+                    done = executor.run(member.plan, started, lease, resumed=False)
+                state.release_id = done.id
+                state.state = states.MEMBER_RELEASED if done.state == release_states.RELEASED else states.MEMBER_FAILED
             except RolledBack as exc:
                 state.state, state.reason = states.MEMBER_FAILED, _reason(executor, exc)
                 first_to_fail(state)
@@ -144,6 +161,9 @@ class TrainRunner:
                 state.state, state.reason = states.MEMBER_STOPPED, exc.message
             except DeployerError as exc:
                 state.state, state.reason = states.MEMBER_FAILED, exc.message
+                first_to_fail(state)
+            except Exception as exc:  # noqa: BLE001 - a member's bug must halt the train, not vanish in its thread
+                state.state, state.reason = states.MEMBER_FAILED, f"unexpected error: {exc!r}"
                 first_to_fail(state)
             finally:
                 if executor.record is not None:
@@ -165,12 +185,26 @@ class TrainRunner:
         record.reason = f"{failed.service}: {failed.reason}"
         record.note(self.clock(), f"halted: {record.reason}")
         self._line(f"train halted by {failed.service}: {failed.reason}")
-        undo = [m for m in record.members.values() if m.state == states.MEMBER_STOPPED]
+        undo = [m for m in record.members.values() if m.state == states.MEMBER_STOPPED
+                or (m.state == states.MEMBER_FAILED and self._left_unfinished(m))]
         if plan.on_failure == "rollback_all":
             undo += [m for m in record.members.values() if m.state == states.MEMBER_RELEASED]
-        undo.sort(key=lambda m: -m.wave)  # newest wave first: dependents before what they depend on
+        broken = self.undo(record, undo)
+        for member in record.members.values():
+            if member.state == states.MEMBER_RELEASED:
+                member.state = states.MEMBER_KEPT
+        self._finish(record, broken, f"halted by {record.reason}")
+        back = [m.service for m in record.members.values() if m.state == states.MEMBER_ROLLED_BACK]
+        kept = [m.service for m in record.members.values() if m.state == states.MEMBER_KEPT]
+        raise RolledBack(f"train {record.train} halted by {record.reason}" + (f"; rolled back: {', '.join(back)}" if back else "")
+                         + (f"; left released: {', '.join(kept)}" if kept else ""))
+
+    def undo(self, record: TrainRecord, members: list[MemberState]) -> list[str]:
+        """Roll members back, newest wave first (dependents before what they depend on): an unfinished
+        release is rolled back on its stored plan, a released one switched back to its warm color (one
+        traffic call) or redeployed. Returns what could not be put right."""
         broken = []
-        for member in undo:
+        for member in sorted(members, key=lambda m: -m.wave):
             self._line(f"rolling back {member.service} ({member.state})")
             executor = self.make_executor(member.service, self.stop_requested)
             try:
@@ -188,19 +222,23 @@ class TrainRunner:
                     self.leases[member.service] = executor.lease
             member.state = states.MEMBER_ROLLED_BACK
             record.note(self.clock(), f"{member.service}: rolled back by the train")
-        for member in record.members.values():
-            if member.state == states.MEMBER_RELEASED:
-                member.state = states.MEMBER_KEPT
+            self._save(record)
+        return broken
+
+    def _left_unfinished(self, member: MemberState) -> bool:
+        """A failed member whose release never finished (an unexpected error): it is rolled back too."""
+        from deployer.release.service import UNFINISHED
+
+        own = self.journal.load(member.service, member.release_id) if member.release_id else None
+        return own is not None and own.state in UNFINISHED
+
+    def _finish(self, record: TrainRecord, broken: list[str], why: str) -> None:
         record.finished_at = self.clock()
         record.state = states.FAILED if broken else states.ROLLED_BACK
         self._save(record)
         if broken:
-            raise InconsistentState(f"train {record.train}: halted by {record.reason}; the rollback of "
-                                    f"{'; '.join(broken)} failed", hint="check `deployer status SERVICE` for each")
-        back = [m.service for m in record.members.values() if m.state == states.MEMBER_ROLLED_BACK]
-        kept = [m.service for m in record.members.values() if m.state == states.MEMBER_KEPT]
-        raise RolledBack(f"train {record.train} halted by {record.reason}" + (f"; rolled back: {', '.join(back)}" if back else "")
-                         + (f"; left released: {', '.join(kept)}" if kept else ""))
+            raise InconsistentState(f"train {record.train}: {why}; the rollback of {'; '.join(broken)} failed",
+                                    hint="check `deployer status SERVICE` for each")
 
     # ------------------------------------------------------------------ helpers
     def _save(self, record: TrainRecord) -> None:
@@ -250,5 +288,120 @@ def release(runner: TrainRunner, name: str, train, images: dict[str, str], actor
                 raise unfinished_error(latest)
         plan = plan_train(name, train, images, plan_member)
         return runner.run(plan, new_train_record(plan, actor, runner.clock(), train_id))
+    finally:
+        runner.release_all()
+
+
+# ---------------------------------------------------------------------- resume and rollback
+def latest_run(journal: Journal, name: str) -> TrainRecord | None:
+    history = journal.train_history(name, 1)
+    return TrainRecord.from_json(history[0]) if history else None
+
+
+def _locked_run(runner: TrainRunner, name: str, actor: str, wanted: str):
+    """The train's latest run, read again once every member's lock is ours (its runner may have
+    finished it while we waited), or a usage error naming what there is."""
+    record = latest_run(runner.journal, name)
+    if record is None:
+        raise UsageError(f"train {name}: no runs yet; nothing to {wanted}")
+    runner.train_id = record.id
+    runner.acquire_all(list(record.members), actor, record.id)
+    again = latest_run(runner.journal, name)
+    if again is None or again.id != record.id:
+        runner.release_all()
+        raise UsageError(f"train {name}: a new run ({again.id if again else '?'}) started meanwhile; nothing to {wanted}")
+    return again
+
+
+def reconcile(journal: Journal, record: TrainRecord) -> dict[str, object]:
+    """Each member's state from its own release record, which is written first: a runner that died
+    can have left the train's record a step behind. Returns the members whose release is
+    unfinished (service -> its record), to go on with or to roll back."""
+    from deployer.release.service import UNFINISHED
+
+    unfinished = {}
+    for member in record.members.values():
+        if not member.release_id or member.state in (states.PENDING, states.MEMBER_ROLLED_BACK):
+            continue
+        own = journal.load(member.service, member.release_id)
+        if own is None:
+            continue
+        if own.state in UNFINISHED:
+            unfinished[member.service] = own
+            member.state = states.MEMBER_STOPPED
+        elif own.state == release_states.RELEASED and member.state in (states.MEMBER_RUNNING, states.MEMBER_STOPPED):
+            member.state = states.MEMBER_RELEASED
+        elif own.state != release_states.RELEASED and member.state in (states.MEMBER_RUNNING, states.MEMBER_STOPPED):
+            member.state, member.reason = states.MEMBER_FAILED, own.reason or own.state
+    return unfinished
+
+
+def stored_train_plan(runner: TrainRunner, record: TrainRecord, plan_member: PlanMember) -> TrainPlan:
+    """The plan a resumed run goes on with: the order, images and settings its record stored; the
+    members that have not started planned against their service as it is now, the others on the
+    plan their own release stored."""
+    from deployer.release.preflight import estimate
+    from deployer.release.service import stored_plan
+    from deployer.train.plan import build
+
+    stored = record.plan
+    order = [[m["service"] for m in wave] for wave in stored["waves"]]
+    images = {name: member.image for name, member in record.members.items()}
+    plans = {}
+    for name, member in record.members.items():
+        if member.state == states.PENDING or not member.release_id:
+            plans[name] = plan_member(name, member.image)
+            continue
+        executor = runner.make_executor(name, runner.stop_requested)
+        plan = stored_plan(executor, runner.journal.load(name, member.release_id))
+        plans[name] = (plan, estimate(executor.service, plan).seconds)
+    return build(record.train, order, images, plans, stored["bake_between"], stored["max_parallel"], stored["on_failure"])
+
+
+def resume(runner: TrainRunner, name: str, actor: str, plan_member: PlanMember) -> TrainRecord:
+    """Go on with the train's unfinished run (its runner was interrupted or is gone) from its record:
+    the members left mid-release continue on their stored plans, the pending ones start, and a
+    halt that was under way is finished."""
+    record = _locked_run(runner, name, actor, "resume")
+    try:
+        if record.state not in states.UNFINISHED:
+            raise UsageError(f"train {name}: no unfinished run to resume (last: {record.id} {record.state})")
+        runner.continuing = reconcile(runner.journal, record)
+        plan = stored_train_plan(runner, record, plan_member)
+        record.state, record.reason = states.RUNNING, ""
+        record.note(runner.clock(), f"resumed by {actor}")
+        runner._line(f"resuming train {name} {record.id} at wave {record.wave + 1}"
+                     + (f"; continuing {', '.join(sorted(runner.continuing))}" if runner.continuing else ""))
+        return runner.run(plan, record)
+    finally:
+        runner.release_all()
+
+
+UNDOABLE = (states.MEMBER_RELEASED, states.MEMBER_KEPT, states.MEMBER_RUNNING, states.MEMBER_STOPPED)
+
+
+def roll_back(runner: TrainRunner, name: str, actor: str) -> TrainRecord:
+    """Roll back the train's latest run: every member it released or left mid-release, newest wave
+    first, each one traffic call while its previous color is warm. Refused, before anything
+    changes, when a member was released again since (that release is not the train's to undo)."""
+    record = _locked_run(runner, name, actor, "roll back")
+    try:
+        unfinished = reconcile(runner.journal, record)
+        undo = [m for m in record.members.values() if m.state in UNDOABLE or m.service in unfinished]
+        if not undo:
+            raise UsageError(f"train {name}: run {record.id} ({record.state}) left nothing to roll back")
+        for member in undo:
+            latest = runner.journal.latest(member.service)
+            if latest is not None and latest.id != member.release_id:
+                raise UsageError(f"train {name}: {member.service} was released since this train ({latest.strategy} "
+                                 f"{latest.id} by {latest.actor}, {latest.state}); nothing was rolled back",
+                                 hint=f"`deployer rollback {member.service}` undoes that release on its own")
+        asked = f"rollback asked by {actor}"
+        record.reason = f"{record.reason}; {asked}" if record.reason else asked
+        record.note(runner.clock(), asked)
+        runner.began = True
+        runner._line(f"rolling back train {name} {record.id}: {', '.join(m.service for m in undo)}")
+        runner._finish(record, runner.undo(record, undo), asked)
+        return record
     finally:
         runner.release_all()

@@ -21,6 +21,13 @@ from tests.conftest import EXAMPLES
 
 HERE = Path(__file__).resolve().parent
 
+def proxy_base() -> int:
+    """The first port of the sandbox's listener proxies: apart for each worker (scripts/dev.sh test runs
+    pytest -n 2 --dist loadfile, so each worker that runs an e2e module starts its own sandbox)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    return 20000 + 8000 * (index % 5) + os.getpid() % 4000
+
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory):
@@ -28,7 +35,7 @@ def sandbox(tmp_path_factory):
     from tests.functional.conftest import free_port
 
     box = control.up(spec=HERE / "deployer.yaml", images=EXAMPLES / "sandbox-images.yaml", port=free_port(),
-                     proxy_base=20000 + os.getpid() % 20000, directory=directory, lifetime=1800)
+                     proxy_base=proxy_base(), directory=directory, lifetime=1800)
     try:
         run(box, "bootstrap")
         for service in ("web", "api", "roll-half", "roll-full"):

@@ -156,6 +156,8 @@ def test_bootstrap_options_are_checked_before_any_aws_call(capsys, args, message
     (("train", "release", "storefront", "--image", "api=example/api:2", "--image", "web=", "--image", "worker-web=w:2"),
      "error: --image web=: expected SERVICE=IMAGE, e.g. web=registry/web:2"),
     (("train", "status", "shop"), f"error: no train shop in {SPEC} (trains: storefront)"),
+    (("train", "resume", "shop"), f"error: no train shop in {SPEC} (trains: storefront)"),
+    (("train", "rollback", "storefront", "--poll", "soon"), "error: --poll soon: expected a duration such as 30s, 2m or 1h30m (got 'soon')"),
 ])
 def test_a_train_command_with_bad_input_is_one_line_and_exit_2_before_any_aws_call(capsys, args, line):
     code, _, err = run(capsys, "-c", SPEC, *args)

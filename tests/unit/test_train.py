@@ -184,3 +184,137 @@ def test_images_for_a_train_are_one_per_member(values, message):
     with pytest.raises(UsageError) as info:
         parse_images(values, ["api", "web", "worker-web"], "storefront")
     assert info.value.message == message
+
+
+# ---------------------------------------------------------------------- resume and rollback
+def interrupted_in_wave_2(world) -> TrainRecord:
+    """A train stopped by a signal once web's release has begun: api released, web stopped."""
+    from deployer.errors import Interrupted
+
+    polls = {"n": 0}
+
+    def stop():
+        polls["n"] += 1
+        return world.journal.latest("web") is not None and polls["n"] > 5
+
+    with pytest.raises(Interrupted):
+        world.release(stop=stop)
+    return world.last_train()
+
+
+def test_resume_goes_on_with_an_interrupted_train_from_its_record(examples_config):
+    from deployer.train.runner import resume
+
+    world = World(examples_config)
+    stopped = interrupted_in_wave_2(world)
+    web_release = stopped.members["web"].release_id
+    assert web_release and world.journal.load("web", web_release).state == release_states.INTERRUPTED
+    record = resume(world.runner(), "storefront", "tester", world.plan_member)
+    assert record.id == stopped.id and record.state == states.RELEASED
+    assert {n: m.state for n, m in record.members.items()} == {"api": "released", "web": "released", "worker-web": "released"}
+    assert record.members["web"].release_id == web_release  # web's own release continued, not a new one
+    assert world.journal.load("web", web_release).state == release_states.RELEASED
+    assert [r.id for r in world.journal.history("api")] == [stopped.members["api"].release_id]  # api not released twice
+    assert any(e["text"] == "resumed by tester" for e in record.events)
+    assert all(world.journal.holder(n) is None for n in GOOD)
+
+
+def test_resume_after_the_runner_died_reads_each_members_own_record(examples_config):
+    """A runner that died leaves the train `running` and its member's release `running`: resume
+    continues that release on its stored plan."""
+    from deployer.train.runner import resume
+
+    world = World(examples_config)
+    stopped = interrupted_in_wave_2(world)
+    crashed = TrainRecord.from_json(world.journal.train_history("storefront")[0])
+    crashed.state = states.RUNNING
+    crashed.members["web"].state = states.MEMBER_RUNNING
+    world.journal.save_train("storefront", crashed.id, crashed.to_json())
+    web = world.journal.load("web", stopped.members["web"].release_id)
+    web.state = release_states.RUNNING
+    world.journal.save(web)
+    record = resume(world.runner(), "storefront", "tester", world.plan_member)
+    assert record.state == states.RELEASED and record.members["web"].release_id == web.id
+    assert world.targets["web"].weights_now == {"blue": 0, "green": 100}
+
+
+def test_resume_and_rollback_refuse_without_a_run_to_act_on_or_while_someone_holds_a_member(examples_config):
+    from deployer.train.runner import resume, roll_back
+
+    world = World(examples_config)
+    with pytest.raises(UsageError, match="train storefront: no runs yet; nothing to resume"):
+        resume(world.runner(), "storefront", "tester", world.plan_member)
+    world.release()
+    with pytest.raises(UsageError, match=r"no unfinished run to resume \(last: .* released\)"):
+        resume(world.runner(), "storefront", "tester", world.plan_member)
+    holder = world.runner()
+    holder.acquire_all(["web"], "ci#7", "other")
+    with pytest.raises(Locked, match="train: web is locked by ci#7"):
+        roll_back(world.runner(), "storefront", "tester")
+    assert world.last_train().state == states.RELEASED  # nothing changed
+
+
+def test_rollback_of_a_released_train_puts_every_member_back_newest_wave_first(examples_config):
+    from deployer.train.runner import roll_back
+
+    world = World(examples_config)
+    released = world.release()
+    record = roll_back(world.runner(), "storefront", "tester")
+    assert record.id == released.id and record.state == states.ROLLED_BACK
+    assert record.reason == "rollback asked by tester"
+    assert {n: m.state for n, m in record.members.items()} == {n: "rolled_back" for n in GOOD}
+    assert world.targets["api"].weights_now == {"blue": 100, "green": 0}  # the warm color: one traffic call
+    assert world.targets["web"].weights_now == {"blue": 100, "green": 0}
+    assert all(world.journal.latest(n).strategy == "rollback" for n in GOOD)
+    order = [e["text"].split(":")[0] for e in record.events if e["text"].endswith("rolled back by the train")]
+    assert order.index("api") == 2  # wave 2 (web, worker-web) before wave 1 (api)
+    with pytest.raises(UsageError, match="left nothing to roll back"):
+        roll_back(world.runner(), "storefront", "tester")
+
+
+def test_rollback_of_an_interrupted_train_undoes_the_released_and_the_stopped_members(examples_config):
+    from deployer.train.runner import roll_back
+
+    world = World(examples_config)
+    stopped = interrupted_in_wave_2(world)
+    record = roll_back(world.runner(), "storefront", "tester")
+    assert record.members["api"].state == "rolled_back" and record.members["web"].state == "rolled_back"
+    assert world.journal.load("web", stopped.members["web"].release_id).state == release_states.ROLLED_BACK
+    assert world.targets["api"].weights_now == {"blue": 100, "green": 0}
+
+
+def test_rollback_refuses_when_a_member_was_released_since_the_train(examples_config):
+    from deployer.release.service import release as release_one
+    from deployer.train.runner import roll_back
+
+    world = World(examples_config)
+    world.release()
+    service = examples_config.services["web"]
+    release_one(world.executor("web", lambda: False), request_from_spec(service, "example/web:7"), "someone")
+    with pytest.raises(UsageError) as info:
+        roll_back(world.runner(), "storefront", "tester")
+    assert "web was released since this train (canary" in info.value.message and "by someone, released)" in info.value.message
+    assert "`deployer rollback web`" in info.value.hint
+    assert world.last_train().state == states.RELEASED and world.journal.latest("api").strategy == "bluegreen"
+
+
+def test_a_members_unexpected_error_halts_the_train_and_its_release_is_rolled_back(examples_config):
+    world = World(examples_config)
+    target = world.targets["web"]
+    original = target.set_weights
+    calls = {"n": 0}
+
+    def flaky(weights):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("boom")
+        return original(weights)
+
+    target.set_weights = flaky
+    with pytest.raises(RolledBack) as info:
+        world.release()
+    assert "halted by web: unexpected error: RuntimeError('boom')" in info.value.message
+    record = world.last_train()
+    assert record.members["web"].state == "rolled_back"  # its release was left running: the train rolled it back
+    assert world.journal.latest("web").state == release_states.ROLLED_BACK
+    assert target.weights_now == {"blue": 100, "green": 0}
