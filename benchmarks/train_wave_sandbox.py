@@ -1,10 +1,11 @@
 """A wave of 10 services released in parallel by one train, against the slowest member alone.
 
 Ten identical services (2 tasks each, rolling 100/200: new tasks start, turn healthy, then the
-old ones drain) in one sandbox (moto in server mode, tasks as local processes). First one member
-is released alone; then the train `wave` releases all ten in one wave (max_parallel 10); then
-the member that was slowest inside the train is released alone. The figure is the train's wall
-time over the slower of the two lone releases, from one run: the issue asks for at most 1.5.
+old ones drain) in one sandbox (moto in server mode, tasks as local processes). First each member
+is released alone, one after another; then the train `wave` releases all ten in one wave
+(max_parallel 10). The figure is the train's wall time over the slowest lone release, from one
+run: the issue asks for at most 1.5. A lone release varies by a few seconds with the phase of
+the 5 s health checks, so the lone times are printed too (and the ratio to their median).
 Every run is the `deployer` command line as a user types it (process start and planning
 included on both sides).
 Run: .venv/bin/python benchmarks/train_wave_sandbox.py [--members N]
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,24 +91,24 @@ def main() -> int:
                 if code != 0:
                     raise SystemExit(f"{' '.join(args)} failed:\n{err}")
             print(f"{members} services provisioned in {time.monotonic() - started:.0f} s; each: 2 tasks, rolling 100/200")
-            first = alone(env, names[0], "bench/w:1")
+            lone = {n: alone(env, n, "bench/w:1") for n in names}
             images = [a for n in names for a in ("--image", f"{n}=bench/w:2")]
             code, train_seconds, out, err = deployer(env, "train", "release", "wave", *images, "--poll", "1s")
             if code != 0:
                 raise SystemExit(f"train release failed (exit {code}):\n{err}")
-            report = json.loads(out)
-            spans = {n: m["report"]["duration_seconds"] for n, m in report["members"].items()}
-            slowest = max(spans, key=spans.get)
+            spans = {n: m["report"]["duration_seconds"] for n, m in json.loads(out)["members"].items()}
             print(f"  train of {members} in one wave: {train_seconds:5.1f} s (members inside it: "
-                  f"{min(spans.values()):.1f}..{max(spans.values()):.1f} s, slowest {slowest})")
-            second = alone(env, slowest, "bench/w:3")
+                  f"{min(spans.values()):.1f}..{max(spans.values()):.1f} s)")
         finally:
             control.down(directory / "sandbox")
-    baseline = max(first, second)
-    ratio = train_seconds / baseline
+    slowest = max(lone.values())
+    median = statistics.median(lone.values())
+    ratio = train_seconds / slowest
     verdict = "within" if ratio <= LIMIT else "OVER"
-    print(f"the wave took {ratio:.2f}x the slowest member alone ({train_seconds:.1f} s / {baseline:.1f} s; {verdict} {LIMIT}x)")
-    print(f"train_wave_members={members} train_wave_seconds={train_seconds:.1f} member_alone_seconds={baseline:.1f} ratio={ratio:.2f}")
+    print(f"members alone: {min(lone.values()):.1f}..{slowest:.1f} s, median {median:.1f} s")
+    print(f"the wave took {ratio:.2f}x the slowest member alone ({train_seconds:.1f} s / {slowest:.1f} s; {verdict} {LIMIT}x); "
+          f"{train_seconds / median:.2f}x the median")
+    print(f"train_wave_members={members} train_wave_seconds={train_seconds:.1f} slowest_alone_seconds={slowest:.1f} ratio={ratio:.2f}")
     return 0 if ratio <= LIMIT else 1
 
 

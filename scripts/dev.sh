@@ -94,8 +94,8 @@ case "$cmd" in
     if [ "${DEPLOYER_SKIP_WHEEL_CHECK:-}" != "1" ]; then
       DEPLOYER_PYTHON="$(cd "$VENV/bin" && pwd)/python" bash scripts/wheel_check.sh
     fi
-    # two workers, a test file whole on one: the e2e tier runs on two sandboxes at once
-    exec "$PY" -m pytest -n "${DEPLOYER_TEST_WORKERS:-2}" --dist loadfile "$@"
+    # two workers in two lanes, the e2e tier on two sandboxes at once (tests/conftest.py)
+    exec "$PY" -m pytest -n "${DEPLOYER_TEST_WORKERS:-2}" "$@"
     ;;
   lint)
     install "[test]"

@@ -92,12 +92,16 @@ def summary_markdown(report: Mapping) -> str:
 
 def publish(report: Mapping, environ: Mapping[str, str] = os.environ) -> None:
     """Append the outputs and the summary to the runner's files (missing names: nothing to do)."""
+    _append(environ, outputs(report), lambda: summary_markdown(report))
+
+
+def _append(environ: Mapping[str, str], values: Mapping[str, str], summary) -> None:
     if environ.get("GITHUB_OUTPUT"):
         with open(environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
-            f.write(output_lines(outputs(report), f"deployer_{secrets.token_hex(8)}"))
+            f.write(output_lines(values, f"deployer_{secrets.token_hex(8)}"))
     if environ.get("GITHUB_STEP_SUMMARY"):
         with open(environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
-            f.write(summary_markdown(report))
+            f.write(summary())
 
 
 # ---------------------------------------------------------------- trains
@@ -181,12 +185,7 @@ def _train_plan_markdown(name: str, report: Mapping) -> str:
 
 def publish_train(report: Mapping, environ: Mapping[str, str] = os.environ) -> None:
     """`publish` for a train: its outputs and its summary (a table per member)."""
-    if environ.get("GITHUB_OUTPUT"):
-        with open(environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
-            f.write(output_lines(train_outputs(report), f"deployer_{secrets.token_hex(8)}"))
-    if environ.get("GITHUB_STEP_SUMMARY"):
-        with open(environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
-            f.write(train_summary_markdown(report))
+    _append(environ, train_outputs(report), lambda: train_summary_markdown(report))
 
 
 class GithubProgress(ReleaseTextProgress):

@@ -3,7 +3,7 @@
 - `story` (the default, about 2 minutes): bootstrap -> provision web and api -> traffic -> release
   web v2 as a canary (promoted) -> web v3, which answers 20% 5xx (rolled back by its gate, numbers
   shown) -> blue/green release of api over Route53 weights -> history.
-- `trains` (opt-in, about 3 minutes): the example's train `storefront` (api, then web and
+- `trains` (opt-in, about 3.5 minutes): the example's train `storefront` (api, then web and
   worker-web) released once good, then once with a bad web: the train halts and rolls back api
   and worker-web too.
 """

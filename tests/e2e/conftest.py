@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 
 def proxy_base() -> int:
     """The first port of the sandbox's listener proxies: apart for each worker (scripts/dev.sh test runs
-    pytest -n 2 --dist loadfile, so each worker that runs an e2e module starts its own sandbox)."""
+    pytest -n 2, and each worker that runs an e2e module starts its own sandbox)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker[2:]) if worker[2:].isdigit() else 0
     return 20000 + 8000 * (index % 5) + os.getpid() % 4000

@@ -148,17 +148,7 @@ def test_a_member_with_an_unfinished_release_stops_the_train_before_anything_cha
 
 def test_a_signal_stops_every_running_member_and_leaves_the_train_interrupted(examples_config):
     world = World(examples_config)
-    polls = {"n": 0}
-
-    def stop():
-        polls["n"] += 1
-        return world.journal.latest("web") is not None and polls["n"] > 5
-
-    from deployer.errors import Interrupted
-
-    with pytest.raises(Interrupted):
-        world.release(stop=stop)
-    record = world.last_train()
+    record = interrupted_in_wave_2(world)
     assert record.state == states.INTERRUPTED and record.members["api"].state == "released"
     assert world.targets["web"].weights_now.get("blue") == 100  # traffic back on the stable color
 
