@@ -1,9 +1,10 @@
 """ECS tasks as local processes of the example app, each on its own loopback address.
 
 moto keys targets by IP alone, so two tasks on 127.0.0.1 would collapse into one target; every
-task gets 127.0.x.y of its own, skipping addresses whose port something else already holds
-(another sandbox or test on the same machine). Children die with the sandbox (PR_SET_PDEATHSIG
-on Linux).
+task gets 127.s.x.y of its own, skipping addresses whose port something else already holds. The
+second byte `s` comes from the sandbox's process id: two sandboxes on one machine (the test
+suite's two lanes) start apart, so neither picks an address the other has chosen and whose task
+has not bound its port yet. Children die with the sandbox (PR_SET_PDEATHSIG on Linux).
 """
 
 from __future__ import annotations
@@ -28,11 +29,15 @@ def _die_with_parent() -> None:
         pass
 
 
-def loopback_addresses():
-    """127.0.0.2, 127.0.0.3, ... 127.0.0.254, 127.0.1.1, ... (never 127.0.0.1)."""
+def loopback_addresses(second: int = 0):
+    """127.s.0.2, 127.s.0.3, ... 127.s.0.254, 127.s.1.1, ... (never 127.0.0.1, nor a .0 or .255)."""
     for third in itertools.count(0):
-        for fourth in range(2 if third == 0 else 1, 255):
-            yield f"127.0.{third % 256}.{fourth}"
+        for fourth in range(2 if third % 256 == 0 else 1, 255):
+            yield f"127.{second % 256}.{third % 256}.{fourth}"
+
+
+def sandbox_addresses():
+    return loopback_addresses(1 + os.getpid() % 254)
 
 
 @dataclass
@@ -67,7 +72,7 @@ class Task:
 class TaskRunner:
     app: Path
     log_dir: Path
-    _addresses: object = field(default_factory=loopback_addresses)
+    _addresses: object = field(default_factory=sandbox_addresses)
     _ids: object = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

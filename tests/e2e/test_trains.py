@@ -2,11 +2,18 @@
 - a 3-member train released in order (api's blue/green over Route53 weights among them), while a
   second train sharing members, started meanwhile, refuses naming the holder (exit 6);
 - `train rollback` puts all three back;
+- Ctrl-C stops a train with traffic back on the stable color, and `train resume` finishes it;
 - a train whose second wave holds a bad member halts and rolls back the first wave's member."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
@@ -81,6 +88,46 @@ def test_a_train_releases_in_order_a_train_sharing_members_is_refused_and_rollba
     for service in ("api", "web", "roll-half"):
         code, status, err = run(sandbox, "status", service)
         assert code == 0 and status["latest"]["strategy"] == "rollback" and status["latest"]["state"] == "released", status["latest"]
+
+
+def test_ctrl_c_stops_the_train_with_traffic_back_on_stable_and_resume_finishes_it(sandbox):
+    """SIGINT while web's canary serves: exit 130 within a GitHub runner's 7.5 s, web all on its
+    stable color, api (wave 1) left released; `train resume` continues web's own release."""
+    for service in ("api", "web"):
+        ready(sandbox, service, live(sandbox, service))
+    web_stable = live(sandbox, "web")
+
+    def web_weights() -> dict:
+        code, status, err = run(sandbox, "status", "web")
+        assert code == 0, err
+        return {c: v["weight"] or 0 for c, v in status["colors"].items()}
+
+    command = [sys.executable, "-m", "deployer", "-o", "json", "train", "release", "pair",
+               *images(api="example/api:9", web="example/web:9"), "--poll", "1s"]
+    with Traffic(sandbox, "api", rps=60), Traffic(sandbox, "web", rps=150):
+        proc = subprocess.Popen(command, env={**os.environ, **sandbox.env()}, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            serving = wait_until(lambda: proc.poll() is None and sum(w for c, w in web_weights().items() if c != web_stable) > 0,
+                                 timeout=180, every=0.5)
+        finally:
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+            stopped = time.monotonic() - sent
+        assert serving, err[-2000:]
+        assert proc.returncode == 130, err[-2000:]
+        assert stopped < 7.5, f"{stopped:.1f} s from SIGINT to exit"
+        assert web_weights()[web_stable] == 100
+        report = json.loads(out)
+        assert report["result"] == "interrupted" and report["exit_code"] == 130
+        assert report["members"]["api"]["state"] == "released" and report["members"]["web"]["state"] == "stopped", report["members"]
+        web_release = report["members"]["web"]["release_id"]
+
+        code, resumed, err = run(sandbox, "train", "resume", "pair", "--poll", "1s", timeout=240)
+    assert code == 0, err
+    assert resumed["result"] == "released" and resumed["id"] == report["id"]
+    assert resumed["members"]["web"]["state"] == "released" and resumed["members"]["web"]["release_id"] == web_release
+    assert live(sandbox, "web") != web_stable
 
 
 def test_a_bad_member_halts_the_train_and_the_first_wave_is_rolled_back(sandbox):
