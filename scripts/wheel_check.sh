@@ -84,9 +84,13 @@ exports="$(grep '^export ' "$work/last.log")"
 eval "$exports"
 [ -n "${AWS_ENDPOINT_URL:-}" ] && [ -f "${DEPLOYER_CONFIG:-}" ] || { echo "wheel check: sandbox up printed no usable exports" >&2; exit 1; }
 
-step "bootstrap, provision web"
+step "bootstrap, provision web, api and worker-web"
 run "$deployer" bootstrap
-run "$deployer" provision web
+for service in web api worker-web; do run "$deployer" provision "$service"; done
+
+step "train release storefront --dry-run"
+run "$deployer" train release storefront --dry-run --image api=example/api:2 --image web=example/web:2 --image worker-web=example/worker-web:2
+grep -q "^train storefront: 3 members in 2 wave(s)" "$work/last.log" || { echo "wheel check: the train's dry run printed no plan" >&2; exit 1; }
 
 step "pipelines init (github, jenkins)"
 run "$deployer" pipelines init --ci github web -d "$work/repo-github"
@@ -101,4 +105,4 @@ if [ -n "$("$deployer" sandbox status | grep -v '^no sandbox is running$' || tru
   echo "wheel check: the sandbox is still running after sandbox down" >&2; exit 1
 fi
 
-echo "wheel check: the wheel installs and runs sandbox up, bootstrap, provision, pipelines init, sandbox down ($((SECONDS - started))s)"
+echo "wheel check: the wheel installs and runs sandbox up, bootstrap, provision, a train's dry run, pipelines init, sandbox down ($((SECONDS - started))s)"

@@ -99,14 +99,13 @@ def _run(factory, members: _Members, name: str, poll: str, call) -> None:
             call(runner)
         except DeployerError as exc:
             error = exc
-        latest = trains.latest_run(journal, name)
         if isinstance(error, Locked) and not runner.began:  # another release or train holds a member
             data = {"result": "locked", "exit_code": error.exit_code, "train": name, "message": error.message}
             _publish_ci(factory, data)
             report_and_exit(factory, data, [f"train {name}: locked"], error)
         if error is not None and not runner.began:
             raise error  # refused before it began (nothing to do, bad input): nothing of this run to report
-        data = _member_report(factory, journal, latest)
+        data = _member_report(factory, journal, trains.latest_run(journal, name))
         data["exit_code"] = error.exit_code if error is not None else 0
         _publish_ci(factory, data)
         report_and_exit(factory, data, _lines(data), error)
