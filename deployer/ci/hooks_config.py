@@ -158,6 +158,33 @@ class HooksConfig(Model):
         return value.encode()
 
 
+def check_against_spec(config: HooksConfig, spec, hooks_path: Path, spec_path: Path) -> None:
+    """Every entry names what deployer.yaml has: a service, or a train with an image for exactly its
+    members. Checked when the receiver starts, so a wrong entry is one line then, not a failed job
+    at the first delivery."""
+    problems = []
+    for index, entry in enumerate(config.releases):
+        where = f"{hooks_path}: releases.{index}"
+        if entry.train is None:
+            if entry.service not in spec.services:
+                problems.append(f"{where}.service: no service {entry.service} in {spec_path} "
+                                f"(services: {', '.join(spec.services) or 'none'})")
+            continue
+        if entry.train not in spec.trains:
+            problems.append(f"{where}.train: no train {entry.train} in {spec_path} (trains: {', '.join(spec.trains) or 'none'})")
+            continue
+        members = spec.trains[entry.train].members
+        missing = [m for m in members if m not in (entry.images or {})]
+        extra = [m for m in (entry.images or {}) if m not in members]
+        if missing:
+            problems.append(f"{where}.images: train {entry.train} needs an image for every member; missing: {', '.join(missing)}")
+        if extra:
+            problems.append(f"{where}.images: {', '.join(extra)}: not a member of train {entry.train} "
+                            f"(members: {', '.join(members)})")
+    if problems:
+        raise ConfigError(problems)
+
+
 def load_hooks(path: Path) -> HooksConfig:
     from deployer.spec.safe_yaml import load_yaml, read_text  # size, depth, alias and duplicate-key limits
 

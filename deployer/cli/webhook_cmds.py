@@ -18,16 +18,16 @@ def webhook():
 @click.option("--listen", help="host:port (default: the file's `listen`).")
 @click.pass_obj
 def serve(factory, hooks_path, listen):
-    """Serve until Ctrl-C; refuses to start without the shared secret."""
+    """Serve until Ctrl-C; refuses to start without the shared secret, or with an entry that names a
+    service or train deployer.yaml does not have."""
     import logging
     import os
-
-    from deployer.ci.hooks_config import LISTEN, load_hooks
-    from deployer.ci.webhook import serve as run
-
     import re
 
+    from deployer.ci.hooks_config import LISTEN, check_against_spec, load_hooks
+    from deployer.ci.webhook import serve as run
     from deployer.errors import UsageError
+    from deployer.spec import load_config
 
     config = load_hooks(hooks_path)
     if listen:
@@ -37,6 +37,8 @@ def serve(factory, hooks_path, listen):
     if factory.config_path != Path("deployer.yaml") or not config.deployer_config:
         config = config.model_copy(update={"deployer_config": str(factory.config_path)})
     secret = config.secret(os.environ)
+    spec_path = Path(config.deployer_config)
+    check_against_spec(config, load_config(spec_path), hooks_path, spec_path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("waitress").setLevel(logging.WARNING)
     run(config, secret)

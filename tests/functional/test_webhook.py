@@ -431,3 +431,37 @@ def test_serve_refuses_a_bad_train_entry_with_one_line_and_exit_2(tmp_path, caps
         main(["webhook", "serve", "--config", str(path)])
     assert info.value.code == 2
     assert capsys.readouterr().err.splitlines()[0].startswith(f"error: {path}:6: releases.0.strategy: a train's members")
+
+
+def test_the_example_entries_match_the_example_spec():
+    from deployer.ci.hooks_config import check_against_spec
+    from deployer.spec import load_config
+
+    spec_path = ROOT / "examples" / "deployer.yaml"
+    check_against_spec(load_hooks(ROOT / "examples" / "hooks.yaml"), load_config(spec_path), Path("hooks.yaml"), spec_path)
+
+
+@pytest.mark.parametrize("entry,line", [
+    ("  - service: shop\n    image: r/shop:{tag}\n",
+     "releases.0.service: no service shop in {spec} (services: web, api, worker-web)"),
+    ("  - train: shop\n" + MEMBERS, "releases.0.train: no train shop in {spec} (trains: storefront)"),
+    ("  - train: storefront\n" + MEMBERS, "releases.0.images: train storefront needs an image for every member; missing: worker-web"),
+    ("  - train: storefront\n" + MEMBERS + "      worker-web: r/w:{tag}\n      shop: r/shop:{tag}\n",
+     "releases.0.images: shop: not a member of train storefront (members: api, web, worker-web)"),
+])
+def test_serve_refuses_an_entry_the_spec_does_not_have_before_it_listens(tmp_path, capsys, monkeypatch, entry, line):
+    from deployer.cli import main
+
+    spec = ROOT / "examples" / "deployer.yaml"
+    path = tmp_path / "hooks.yaml"
+    path.write_text(f"deployer_config: {spec}\nreleases:\n" + entry)
+    monkeypatch.setenv("DEPLOYER_WEBHOOK_SECRET", SECRET.decode())
+
+    def served(*args):
+        raise AssertionError("the receiver started")
+
+    monkeypatch.setattr("deployer.ci.webhook.serve", served)
+    with pytest.raises(SystemExit) as info:
+        main(["webhook", "serve", "--config", str(path)])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[0] == f"error: {path}: " + line.format(spec=spec)
