@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from deployer.cli.output import emit, report_and_exit
@@ -123,22 +125,24 @@ def _publish_ci(factory, data: dict) -> None:
 
 @train.command("release")
 @click.argument("name")
-@click.option("--image", "images", multiple=True, required=True, metavar="SERVICE=IMAGE",
+@click.option("--image", "images", multiple=True, metavar="SERVICE=IMAGE",
               help="The image of one member, e.g. web=registry/web:2; once per member.")
+@click.option("--images-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A YAML or JSON mapping of member to image (`web: registry/web:2`), instead of --image or with it.")
 @click.option("--poll", default="5s", show_default=True, help="Time between progress polls, 1s..5m.")
 @click.option("--dry-run", is_flag=True, help="Print the train's plan and its time estimate; change nothing.")
 @click.pass_obj
-def release(factory, name, images, poll, dry_run):
+def release(factory, name, images, images_file, poll, dry_run):
     """Release every member of train NAME: wave by wave, each member by its own strategy and gates;
     the first failure halts the train and applies its on_failure."""
     import os
 
     from deployer.release.actor import actor_from_env
     from deployer.train import runner as trains
-    from deployer.train.plan import parse_images
+    from deployer.train.plan import images_file_values, parse_images
 
     config, spec = _train_spec(factory, name)
-    chosen = parse_images(images, spec.members, name)
+    chosen = parse_images((images_file_values(images_file) if images_file else ()) + tuple(images), spec.members, name)
     members = _Members(factory, config)
     if dry_run:
         plan = trains.plan_train(name, spec, chosen, members.plan)

@@ -162,3 +162,30 @@ def test_bootstrap_options_are_checked_before_any_aws_call(capsys, args, message
 def test_a_train_command_with_bad_input_is_one_line_and_exit_2_before_any_aws_call(capsys, args, line):
     code, _, err = run(capsys, "-c", SPEC, *args)
     assert code == 2 and err.splitlines()[0] == line, err
+
+
+@pytest.mark.parametrize("text,line", [
+    (None, "error: --images-file {path}: file not found"),
+    ("- api\n- web\n", "error: --images-file {path}: expected a mapping of member to image, e.g. `web: registry/web:2`"),
+    ("api: [x]\n", "error: --images-file {path}: api: expected `SERVICE: IMAGE` with both as text"),
+    ("api: example/api:2\n",
+     "error: train storefront needs an image for every member; missing: worker-web (--image worker-web=IMAGE)"),
+    ("api: example/api:2\nweb: example/web:2\nworker-web: example/worker-web:2\n",
+     "error: --image web=example/web:3: web has an image already (example/web:2)"),
+    ("api: example/api:2\nweb: [\n", "error: {path}:3:1: not valid YAML"),
+])
+def test_a_trains_images_file_with_bad_input_is_one_line_and_exit_2(tmp_path, capsys, text, line):
+    path = tmp_path / "images.yaml"
+    if text is not None:
+        path.write_text(text)
+    code, _, err = run(capsys, "-c", SPEC, "train", "release", "storefront", "--images-file", str(path), "--image", "web=example/web:3")
+    assert code == 2 and err.splitlines()[0].startswith(line.format(path=path)), err
+
+
+def test_a_trains_images_file_gives_one_image_per_member(tmp_path):
+    from deployer.train.plan import images_file_values, parse_images
+
+    path = tmp_path / "images.json"
+    path.write_text('{"api": "example/api:2", "web": "example/web:2", "worker-web": "example/worker-web:2"}')
+    images = parse_images(images_file_values(path), ["api", "web", "worker-web"], "storefront")
+    assert images == {"api": "example/api:2", "web": "example/web:2", "worker-web": "example/worker-web:2"}
