@@ -1,7 +1,8 @@
-"""The ALB data plane: one local HTTP proxy per listener, routing by the listener's weights.
+"""The ALB data plane: one local HTTP proxy per listener, routing by the listener's rules and weights.
 
-Routes are read back from the emulated ELBv2 every 200 ms; a request goes to a target group
-drawn by weight, then round-robin to one of its healthy targets (503 when there is none).
+Routes are read back from the emulated ELBv2 every 200 ms: the listener's rules by priority, then
+its default action (deployer.sandbox.routing). A request goes to the first route it matches, to a
+target group drawn by weight, then round-robin to one of its healthy targets (503 when there is none).
 Every proxied request is counted per target group for the metrics feeder; every change of
 weights is logged with its time, so tests can see when traffic really moved.
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from deployer.sandbox.routing import Route, listener_routes, route_for, unemulated
 from deployer.sandbox.target_health import TargetHealth
 
 
@@ -94,20 +96,6 @@ def redirect_location(config: dict, host: str, port: int, path: str, query: str)
     return f"{scheme}://{netloc}{parts['path']}" + (f"?{parts['query']}" if parts["query"] else "")
 
 
-def forward_groups(listener) -> list[tuple[str, int]]:
-    """(target group ARN, weight) of the listener's default forward action."""
-    for action in listener.default_actions:
-        data = getattr(action, "data", action)
-        if data.get("Type") != "forward":
-            continue
-        config = data.get("ForwardConfig")
-        if config and config.get("TargetGroups"):
-            return [(g["TargetGroupArn"], int(g.get("Weight", 1))) for g in config["TargetGroups"]]
-        if data.get("TargetGroupArn"):
-            return [(data["TargetGroupArn"], 1)]
-    return []
-
-
 class ListenerProxy:
     def __init__(self, listener_arn: str, load_balancer, port: int, elbv2_backend, recorder: Recorder, event_log,
                  target_health: TargetHealth):
@@ -121,7 +109,7 @@ class ListenerProxy:
         self.recorder = recorder
         self.target_health = target_health  # routes only to healthy targets, as an ALB does
         self.event_log = event_log
-        self.routes: list[tuple[str, int]] = []
+        self.routes: tuple[Route, ...] = ()  # the listener's rules by priority, then its default action
         self.redirect: dict | None = None
         self._round_robin: dict[str, itertools.count] = {}
         self._random = random.Random()
@@ -144,32 +132,37 @@ class ListenerProxy:
                 "listener_port": self.listener_port, "redirects": self.redirect is not None}
 
     def refresh(self) -> bool:
-        """Read the listener's weights back; True when they changed (the change is logged)."""
+        """Read the listener's rules and weights back; True when they changed (the change is logged)."""
         with self._refresh_lock:
             listener = self._listener()
             self.redirect = redirect_config(listener) if listener else None
-            routes = forward_groups(listener) if listener else []
+            routes = listener_routes(listener) if listener else ()
             if routes == self.routes:
                 return False
             self.routes = routes
-            shown = ", ".join(f"{arn.rsplit('/', 2)[-2]}={w}" for arn, w in routes)
-            self.event_log(f"listener :{self.port} weights {shown}")
+            if len(routes) == 1:  # the default action only: the line the proxy log has always had
+                shown = ", ".join(f"{arn.rsplit('/', 2)[-2]}={w}" for arn, w in routes[0].groups)
+                self.event_log(f"listener :{self.port} weights {shown}")
+            else:
+                self.event_log(f"listener :{self.port} weights " + "; ".join(r.describe() for r in routes))
+                for rule in unemulated(routes):
+                    self.event_log(f"listener :{self.port} {rule}: a condition the sandbox does not evaluate; never matches")
             return True
 
     def _listener(self):
         lb = self.backend.load_balancers.get(self.load_balancer_arn)
         return lb.listeners.get(self.listener_arn) if lb else None
 
-    def _pick_target(self) -> tuple[str, str, int] | None:
+    def _pick_target(self, host: str, path: str) -> tuple[str, str, int] | None:
         routes = self.routes
-        picked = self._draw(routes)
+        picked = self._draw(route_for(routes, host, path))
         if picked is None or not picked[1]:
             self.refresh()
             if self.routes != routes:  # the weights moved since that draw: draw again with them
-                picked = self._draw(self.routes)
+                picked = self._draw(route_for(self.routes, host, path))
         return picked
 
-    def _draw(self, routes: list[tuple[str, int]]) -> tuple[str, str, int] | None:
+    def _draw(self, routes: tuple[tuple[str, int], ...]) -> tuple[str, str, int] | None:
         routes = [(arn, w) for arn, w in routes if w > 0]
         if not routes:
             return None
@@ -192,7 +185,7 @@ class ListenerProxy:
             location = redirect_location(self.redirect, host, self.listener_port, request.path, query)
             status = 302 if self.redirect.get("StatusCode") == "HTTP_302" else 301
             return Response(status=status, headers={"Location": location})
-        picked = self._pick_target()
+        picked = self._pick_target((request.host or self.dns_name).rsplit(":", 1)[0], request.path)
         if picked is None or not picked[1]:
             return Response("503 Service Unavailable: no healthy target\n", status=503)
         group_arn, ip, port = picked

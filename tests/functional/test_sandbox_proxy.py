@@ -108,3 +108,19 @@ def test_a_redirect_listener_answers_every_request_with_the_alb_redirect(setup):
     assert info.value.code == 301
     assert info.value.headers["Location"] == "https://web-1.us-east-1.elb.amazonaws.com/orders/7?expand=1"
     assert proxy.recorder.take_before(float("inf")) == []  # nothing proxied, nothing counted
+
+
+def test_a_listener_rule_routes_before_the_default_action_and_its_weights_move_traffic(setup):
+    """AWS: rules are evaluated by priority before the default action; ECS native deployments move
+    traffic by changing the weights of a rule's forward action (the production listener rule)."""
+    proxy, listener, events = setup
+    rule = SimpleNamespace(priority="10", conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}],
+                           actions=forward({"blue": 100, "green": 0}))
+    listener.default_actions = forward({"blue": 0, "green": 100})  # never reached: the rule matches every path
+    listener._non_default_rules = {"rule": rule}
+    proxy.refresh()
+    assert [get(proxy) for _ in range(20)] == [(200, "blue")] * 20
+    rule.actions = forward({"blue": 0, "green": 100})  # ModifyRule: production traffic to the new color
+    proxy.refresh()
+    assert [get(proxy) for _ in range(20)] == [(200, "green")] * 20
+    assert events[-1] == f"listener :{proxy.port} weights rule 10: web-blue=0, web-green=100; default: web-blue=0, web-green=100"
