@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 
@@ -17,9 +18,20 @@ INTERRUPTED = "interrupted"
 FINISHED = (RELEASED, ROLLED_BACK, FAILED)
 
 
+_last_id_at = [0.0]
+_id_lock = threading.Lock()
+
+
 def new_release_id(now: float) -> str:
-    stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{secrets.token_hex(3)}"
+    """Time-ordered, to the millisecond: a service's records sort by id (the journal's sort key), so
+    `latest` is the newest. Strictly increasing within a process (a train's member released and
+    rolled back in the same millisecond still sorts right); across processes a millisecond apart."""
+    with _id_lock:
+        now = max(now, _last_id_at[0] + 0.001)
+        _last_id_at[0] = now
+    millis = int(round(now * 1000))
+    stamp = datetime.fromtimestamp(millis // 1000, timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}.{millis % 1000:03d}Z-{secrets.token_hex(3)}"
 
 
 def iso(ts: float | None) -> str | None:
