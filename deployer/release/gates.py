@@ -27,6 +27,7 @@ ALLOWED_SLOW_SHARE = 0.01  # a p99 within the margin: at most 1% of requests slo
 # 50% slower passed 1.05% of the time (benchmarks/gate_trials.py: that p99 was itself noisy).
 PASS_SLOW_SHARE = 0.05
 FAIL_TESTS = 3  # errors vs limit, errors vs baseline, latency: each spends a third of alpha
+TRIPWIRE_MIN_REQUESTS = 100  # a p99 is the 99th of 100: from fewer requests it is the slowest one (one cold start)
 
 
 class Outcome(str, Enum):
@@ -143,7 +144,7 @@ def verdict(canary: WindowStats, baseline: WindowStats | None, t: Thresholds, re
             return done(Outcome.FAIL, Reason.ERROR_RATE_ABOVE_BASELINE,
                         f"canary 5xx {canary.error_rate:.2%} vs baseline {baseline.error_rate:.2%} over the same window "
                         f"(evidence {said(worse)} >= {fail_at:.0f})")
-    if canary.requests >= t.min_requests and canary.p99_ms is not None and canary.p99_ms >= t.max_p99_ms:
+    if canary.requests >= max(t.min_requests, TRIPWIRE_MIN_REQUESTS) and canary.p99_ms is not None and canary.p99_ms >= t.max_p99_ms:
         return done(Outcome.FAIL, Reason.P99_ABOVE_LIMIT, f"canary p99 {canary.p99_ms:.0f} ms >= limit {t.max_p99_ms:g} ms")
     latency_known = reference_ms is not None and canary.slower_than_allowed is not None and canary.slower_than_reference is not None
     slow_pass = None

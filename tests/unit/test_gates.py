@@ -100,3 +100,13 @@ def test_alarm_gate():
     assert v.numbers["alarms"] == ["web-green-5xx", "web-green-p99"]
     assert [(r["metric"], r["canary"], r["outcome"]) for r in v.numbers["readings"]] == [
         ("web-green-5xx", "ALARM", "FAIL"), ("web-green-p99", "ALARM", "FAIL"), ("web-green-cpu", "OK", "PASS")]
+
+
+def test_the_p99_tripwire_waits_for_100_requests_even_when_min_requests_is_lower():
+    """From 60 requests the "p99" is the slowest one: one cold start over the limit is no evidence
+    (the counts against the baseline still judge latency on small windows)."""
+    from dataclasses import replace
+
+    small = replace(T, min_requests=40)
+    assert verdict(L(60, 0, 0, 1, p99=520), BASE, small, REF).outcome != Outcome.FAIL
+    assert verdict(L(100, 0, 0, 1, p99=520), BASE, small, REF).reason == Reason.P99_ABOVE_LIMIT
