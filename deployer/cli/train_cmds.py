@@ -123,6 +123,24 @@ def _publish_ci(factory, data: dict) -> None:
         publish_train(data, os.environ)
 
 
+def images_file_values(path) -> tuple[str, ...]:
+    """`--images-file`: a YAML (or JSON) mapping of member to image, as SERVICE=IMAGE values for
+    parse_images; a clear usage error naming the file when it is not that. (Read here, in the
+    command: deployer.train.plan stays pure.)"""
+    from deployer.spec.safe_yaml import load_yaml, read_text
+
+    try:
+        data, _ = load_yaml(read_text(path), str(path))  # malformed YAML: a ConfigError naming the file and line
+    except FileNotFoundError:
+        raise UsageError(f"--images-file {path}: file not found") from None
+    if not isinstance(data, dict) or not data:
+        raise UsageError(f"--images-file {path}: expected a mapping of member to image, e.g. `web: registry/web:2`")
+    bad = next((k for k, v in data.items() if not isinstance(k, str) or not isinstance(v, str)), None)
+    if bad is not None:
+        raise UsageError(f"--images-file {path}: {bad}: expected `SERVICE: IMAGE` with both as text")
+    return tuple(f"{service}={image}" for service, image in data.items())
+
+
 @train.command("release")
 @click.argument("name")
 @click.option("--image", "images", multiple=True, metavar="SERVICE=IMAGE",
@@ -139,7 +157,7 @@ def release(factory, name, images, images_file, poll, dry_run):
 
     from deployer.release.actor import actor_from_env
     from deployer.train import runner as trains
-    from deployer.train.plan import images_file_values, parse_images
+    from deployer.train.plan import parse_images
 
     config, spec = _train_spec(factory, name)
     chosen = parse_images((images_file_values(images_file) if images_file else ()) + tuple(images), spec.members, name)

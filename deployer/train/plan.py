@@ -73,24 +73,6 @@ def build(name: str, order: list[list[str]], images: dict[str, str], plans: dict
     return TrainPlan(name, waves, int(bake_between), int(max_parallel), on_failure)
 
 
-def images_file_values(path) -> tuple[str, ...]:
-    """`--images-file`: a YAML (or JSON) mapping of member to image, as SERVICE=IMAGE values for
-    parse_images; a clear usage error naming the file when it is not that."""
-    from deployer.errors import UsageError
-    from deployer.spec.safe_yaml import load_yaml, read_text
-
-    try:
-        data, _ = load_yaml(read_text(path), str(path))  # malformed YAML: a ConfigError naming the file and line
-    except FileNotFoundError:
-        raise UsageError(f"--images-file {path}: file not found") from None
-    if not isinstance(data, dict) or not data:
-        raise UsageError(f"--images-file {path}: expected a mapping of member to image, e.g. `web: registry/web:2`")
-    bad = next((k for k, v in data.items() if not isinstance(k, str) or not isinstance(v, str)), None)
-    if bad is not None:
-        raise UsageError(f"--images-file {path}: {bad}: expected `SERVICE: IMAGE` with both as text")
-    return tuple(f"{service}={image}" for service, image in data.items())
-
-
 def parse_images(values: tuple[str, ...], members: list[str], train: str) -> dict[str, str]:
     """`--image SERVICE=IMAGE` for each member, or a clear usage error naming what is wrong."""
     from deployer.errors import UsageError

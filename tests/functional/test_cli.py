@@ -183,7 +183,8 @@ def test_a_trains_images_file_with_bad_input_is_one_line_and_exit_2(tmp_path, ca
 
 
 def test_a_trains_images_file_gives_one_image_per_member(tmp_path):
-    from deployer.train.plan import images_file_values, parse_images
+    from deployer.cli.train_cmds import images_file_values
+    from deployer.train.plan import parse_images
 
     path = tmp_path / "images.json"
     path.write_text('{"api": "example/api:2", "web": "example/web:2", "worker-web": "example/worker-web:2"}')
