@@ -14,7 +14,7 @@ from deployer.cli.output import emit
 def validate(factory):
     """Check deployer.yaml; one line per problem, exit 2 if any."""
     config = factory.config()
-    summary = ", ".join(f"{n} ({s.release.strategy})" for n, s in config.services.items())
+    summary = ", ".join(f"{n} ({s.release.strategy}{', engine ecs' if s.release.native else ''})" for n, s in config.services.items())
     text = f"{factory.config_path}: {len(config.services)} service(s) valid: {summary}"
     if config.trains:
         trains = "; ".join(f"{n} ({' -> '.join(', '.join(w) for w in t.order())})" for n, t in config.trains.items())

@@ -49,23 +49,27 @@ def stack_parameters(service: Service, live: LiveState) -> dict[str, str]:
         out[names.param_task_definition(color)] = live.released_task_definition(color)
         count = state.desired_count if state.desired_count is not None else parameters.initial_desired_count(service, color)
         out[names.param_desired_count(color)] = str(count)
-        if color != "main":
-            weight = state.weight if state.weight is not None else parameters.initial_weight(service, color)
-            out[names.param_weight(color)] = str(weight)
-    if service.load_balancer.test_listener is not None:
+    for color in _weighted(service):  # under engine ecs: the target groups, whose weights ECS moved
+        weight = live.color(color).weight
+        out[names.param_weight(color)] = str(weight if weight is not None else parameters.initial_weight(service, color))
+    if service.load_balancer.test_listener is not None and not service.release.native:
         out[names.PARAM_TEST_COLOR] = live.test_listener_color or "green"
     if live.stack_exists and _live_weights_known(service, live):
         _keep_some_traffic(service, out)
     return out
 
 
+def _weighted(service: Service) -> list[str]:
+    return [c for c in service.target_colors if c != "main"]
+
+
 def _live_weights_known(service: Service, live: LiveState) -> bool:
-    return all(live.color(c).weight is not None for c in service.colors if c != "main")
+    return all(live.color(c).weight is not None for c in _weighted(service))
 
 
 def _keep_some_traffic(service: Service, out: dict[str, str]) -> None:
     """Weights that add up to zero would send traffic nowhere: refuse to write them back."""
-    weights = [int(out[names.param_weight(c)]) for c in service.colors if c != "main"]
+    weights = [int(out[names.param_weight(c)]) for c in _weighted(service)]
     if weights and sum(weights) == 0:
         raise InconsistentState(
             f"{service.name}: every live traffic weight is 0, so traffic points at nothing; provisioning would keep that",

@@ -31,7 +31,7 @@ class Observer:
         ecs_names = {color: service.ecs_service_name(color) for color in service.colors}
         running = self.ecs.services(service.cluster, list(ecs_names.values()))
         weights = self._weights(service, outputs)
-        colors = {}
+        colors = {color: ColorState(weight=weights.get(color)) for color in service.target_colors}  # engine ecs: no service each
         for color, ecs_name in ecs_names.items():
             state = running.get(ecs_name)
             colors[color] = ColorState(
@@ -47,7 +47,8 @@ class Observer:
         )
 
     def _weights(self, service: Service, outputs: dict[str, str]) -> dict[str, int]:
-        if service.colors == ("main",):
+        """Per target group: the listener's (or under engine ecs the production rule's) weights."""
+        if service.target_colors == ("main",):
             return {}
         if service.dns_switched:
             zone_id = self.route53.zone_id(service.dns.zone)
@@ -59,7 +60,7 @@ class Observer:
         by_arn = self.elbv2.forward_weights(listener)
         return {
             color: by_arn[outputs[names.output_target_group(color)]]
-            for color in service.colors
+            for color in service.target_colors
             if outputs.get(names.output_target_group(color)) in by_arn
         }
 

@@ -17,6 +17,7 @@ from deployer.release import record as states
 from deployer.release.failures import StepFailed, StopRequested, Why
 from deployer.release.handlers import HANDLERS
 from deployer.release.journal import Journal, Lease, LostLock
+from deployer.release.native_plan import is_native
 from deployer.release.plan import Plan, other, plan_rollback
 from deployer.release.ports import Probe, Progress, Target
 from deployer.release.probe import http_probe
@@ -122,8 +123,11 @@ class Executor:
             return self._roll_back(failure.reason, failure.detail)
         except StopRequested:
             self._restore_after_interrupt()
-            raise Interrupted(f"{self.service.name}: interrupted; traffic is on {self._stable_color()}",
-                              hint=f"`deployer resume {self.service.name}` continues, `deployer rollback {self.service.name}` undoes") from None
+            hint = f"`deployer resume {self.service.name}` continues, `deployer rollback {self.service.name}` undoes"
+            if is_native(plan):
+                raise Interrupted(f"{self.service.name}: interrupted; ECS holds its deployment at the next judged stage "
+                                  f"until its hook timeout ({self.service.release.ecs_options.on_hook_timeout} then)", hint=hint) from None
+            raise Interrupted(f"{self.service.name}: interrupted; traffic is on {self._stable_color()}", hint=hint) from None
         except LostLock:
             raise
         except DeployerError as error:
@@ -179,7 +183,7 @@ class Executor:
     def _restore_after_interrupt(self) -> None:
         """Stop shifting; put all traffic on the stable color; record the interruption."""
         record = self.record
-        if not self.plan.in_place and record.state != states.ROLLING_BACK:
+        if not self.plan.in_place and not is_native(self.plan) and record.state != states.ROLLING_BACK:
             stable = self._stable_color()
             weights = {stable: 100, other(stable): 0}
             try:

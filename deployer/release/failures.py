@@ -29,3 +29,4 @@ class Why:
     ABORTED = "aborted"
     ERROR = "error"
     ASKED = "asked"
+    ECS_ALARM = "ecs_alarm"  # engine ecs: a deployment alarm made ECS roll back

@@ -42,6 +42,16 @@ class Observed:
     """What the planner needs to know about the live service."""
 
     colors: dict[str, ColorState]
+    groups: dict[str, int] = field(default_factory=dict)  # engine ecs: production weight per target group
+
+    def production_group(self) -> str:
+        """engine ecs: the target group serving production; the other takes the new revision."""
+        serving = [g for g, w in self.groups.items() if w > 0]
+        if len(serving) != 1:
+            split = ", ".join(f"{g} {w}" for g, w in sorted(self.groups.items()))
+            raise InconsistentState(f"production traffic is split ({split}); an ECS deployment seems to be in progress",
+                                    hint="`deployer status SERVICE` shows its stage; wait for it, or `deployer rollback SERVICE`")
+        return serving[0]
 
     def live_color(self) -> str:
         """The color serving all traffic; an in-between split means a release was interrupted."""
@@ -125,6 +135,10 @@ def plan_rollback(plan: Plan, done: int, previous_task_definition: str, desired_
     A finished release is not rolled back here: `deployer rollback` plans a new one
     (`plan_manual_rollback`).
     """
+    from deployer.release.native_plan import is_native, plan_native_rollback
+
+    if is_native(plan):
+        return plan_native_rollback(plan, done)
     if plan.in_place:
         if done == 0:
             return ()

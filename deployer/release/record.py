@@ -64,6 +64,7 @@ class ReleaseRecord:
     scale_down_color: str = ""
     finished_at: float | None = None
     fence: int = 0  # the lock token of the writer
+    ecs_deployment: str = ""  # engine ecs: the ARN of ECS's service deployment
 
     @property
     def finished(self) -> bool:

@@ -204,10 +204,52 @@ class ScaleDown(Step):
         return f"scale {self.color} down" + (f" after {format_duration(self.after)} warm" if self.after else "")
 
 
+@dataclass(frozen=True)
+class StartEcsDeployment(Step):
+    """engine ecs: UpdateService with the new revision; ECS starts its own deployment of it."""
+
+    task_definition: str
+    strategy: str  # ECS's name (CANARY, LINEAR, BLUE_GREEN, ROLLING), for people
+
+    def describe(self) -> str:
+        return f"start ECS's {self.strategy} deployment of {short(self.task_definition)}"
+
+
+@dataclass(frozen=True)
+class FollowEcsDeployment(Step):
+    """engine ecs: follow ECS's deployment stage by stage. At each judged stage ECS pauses (a PAUSE
+    hook) until deployer's verdict answers CONTINUE or ROLLBACK; while the new revision serves
+    between them, a failing gate stops the deployment with ROLLBACK."""
+
+    canary: str  # the target group the new revision registers in
+    baseline: str  # the one serving production when the release began
+    judge_at: tuple[str, ...]
+    limits: GateLimits
+    probe_requests: int = 10  # POST_TEST_TRAFFIC_SHIFT: checks through the test listener
+    probe_path: str = "/health"
+    timeout: int = 1800
+
+    def describe(self) -> str:
+        judged = ", ".join(self.judge_at) or "no stage (ECS's alarms only)"
+        return f"follow ECS's deployment ({self.canary} target group), judging at {judged}, at most {format_duration(self.timeout)}"
+
+
+@dataclass(frozen=True)
+class RollBackEcsDeployment(Step):
+    """engine ecs: ECS's own rollback of its deployment (StopServiceDeployment ROLLBACK), followed
+    until the old revision has all the traffic."""
+
+    timeout: int = 600
+
+    def describe(self) -> str:
+        return f"ECS rolls its deployment back, at most {format_duration(self.timeout)}"
+
+
 STEP_TYPES: dict[str, type[Step]] = {
     cls.__name__: cls
     for cls in (RegisterTaskDefinition, DeployColor, WaitHealthy, WatchRollout, PointTestListener, PreTrafficCheck,
-                ShiftTraffic, Bake, Gate, Pause, Promote, ScaleDown)
+                ShiftTraffic, Bake, Gate, Pause, Promote, ScaleDown, StartEcsDeployment, FollowEcsDeployment,
+                RollBackEcsDeployment)
 }
 
 
@@ -216,6 +258,8 @@ def step_from_dict(data: dict) -> Step:
     values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
     if cls is ShiftTraffic:
         values["weights"] = tuple((c, int(w)) for c, w in values["weights"])
+    if cls is FollowEcsDeployment:
+        values["judge_at"] = tuple(values["judge_at"])
     if values.get("limits") is not None:
         values["limits"] = GateLimits.from_dict(values["limits"])
     return cls(**values)

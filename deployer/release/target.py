@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from deployer.aws.cloudformation import CloudFormation
 from deployer.aws.cloudwatch import ALB_SUFFIXES, CloudWatch, GroupMetrics, alb_queries, latency_rank_queries, slower_than
 from deployer.aws.ecs import EcsReleases, Rollout
+from deployer.aws.ecs_deployments import EcsDeployments, ServiceDeployment
 from deployer.aws.elbv2 import Elbv2
 from deployer.aws.route53 import Route53
 from deployer.errors import InconsistentState
@@ -33,6 +34,11 @@ class ServiceTarget:
     route53: Route53
     cloudwatch: CloudWatch
     zone_id: str | None = None
+    deployments: EcsDeployments | None = None  # engine ecs: ECS's own deployments
+
+    def __post_init__(self) -> None:
+        if self.deployments is None and self.service.release.native:
+            self.deployments = EcsDeployments(self.ecs.client, sleep=self.ecs.sleep)
 
     @classmethod
     def load(cls, service: Service, cfn: CloudFormation, ecs: EcsReleases, elbv2: Elbv2, route53: Route53, cloudwatch: CloudWatch) -> "ServiceTarget":
@@ -92,8 +98,9 @@ class ServiceTarget:
         if self.service.dns_switched:
             records = self.route53.weighted_records(self.zone_id, self.service.dns.record)
             return {c: int(records[c]["Weight"]) for c in self.service.colors if c in records}
+        # the listener's, the shared rule's, or (engine ecs) the production rule's: per target group
         by_arn = self.elbv2.forward_weights(self.outputs[names.OUTPUT_LISTENER])
-        return {c: by_arn.get(self.outputs[names.output_target_group(c)], 0) for c in self.service.colors}
+        return {c: by_arn.get(self.outputs[names.output_target_group(c)], 0) for c in self.service.target_colors}
 
     def set_weights(self, weights: dict[str, int]) -> dict[str, int]:
         """Write, then read back; a mismatch is an error, never silently accepted."""
@@ -156,14 +163,31 @@ class ServiceTarget:
     def alarms_in_alarm(self, alarm_names: list[str]) -> list[str]:
         return self.cloudwatch.alarms_in_alarm(alarm_names)
 
+    # --- engine ecs: ECS's own deployments ---
+    def start_deployment(self, task_definition: str) -> None:
+        self.deployments.start(self.service.cluster, self.ecs_name("main"), task_definition)
+
+    def current_deployment(self) -> str | None:
+        return self.deployments.current(self.service.cluster, self.ecs_name("main"))
+
+    def deployment(self, arn: str) -> ServiceDeployment:
+        return self.deployments.describe(arn)
+
+    def answer_hook(self, arn: str, hook_id: str, action: str) -> None:
+        self.deployments.answer(arn, hook_id, action)
+
+    def stop_deployment(self, arn: str) -> None:
+        self.deployments.stop(arn, "ROLLBACK")
+
     # --- for the planner ---
     def observe(self) -> Observed:
         services = self.ecs.services(self.service.cluster, [self.ecs_name(c) for c in self.service.colors])
-        weights = self.weights() if self.service.colors != ("main",) else {}
+        weights = self.weights() if self.service.target_colors != ("main",) else {}
         colors = {}
         for color in self.service.colors:
             state = services.get(self.ecs_name(color))
             if state is None:
                 raise InconsistentState(f"ECS service {self.ecs_name(color)} not found", hint=f"run `deployer provision {self.service.name}`")
             colors[color] = ColorState(state.task_definition, state.desired_count, weights.get(color))
-        return Observed(colors)
+        groups = weights if self.service.release.native else {}
+        return Observed(colors, groups)

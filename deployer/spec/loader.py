@@ -124,11 +124,11 @@ def _problem(exc: msgspec.ValidationError, prefix: tuple, model: type, data: Any
         if part.group(0) == "[...]":
             break  # a value under a mapping key msgspec does not name: point at the mapping
         loc.append(part.group(1) if part.group(1) is not None else int(part.group(2)))
-    named = re.match(r"^\[(\w+)\] (.*)$", message, re.S)  # models.field_error: a rule about one field
+    named = re.match(r"^\[([\w.]+)\] (.*)$", message, re.S)  # models.field_error: a rule about one field (a.b.0)
     missing = re.match(r"^Object missing required field `(.+)`$", message)
     unknown = re.match(r"^Object contains unknown field `(.+)`$", message)
     if named:
-        loc.append(named[1])
+        loc += [int(p) if p.isdigit() else p for p in named[1].split(".")]
         message = named[2]
     elif missing:
         loc.append(missing[1])

@@ -278,7 +278,28 @@ class Linear(Model):
     step_bake: Annotated[Seconds.between(0, 86400), Meta(description="Time each step serves before its gate (default: release.bake).")] | None = None
 
 
+class NativeOptions(Model):
+    """Options of ECS's own deployments (`release.engine: ecs`); bounds in deployer.spec.native."""
+
+    canary_percent: Annotated[float, Meta(ge=0.1, le=100, description=(
+        "canary: the share of production traffic the new revision takes first (0.1..100, steps of 0.1)."))] = 10.0
+    canary_bake: Annotated[Seconds.between(0, 1440 * 60), Meta(description=(
+        "canary: how long that share serves before the rest moves (whole minutes)."))] = 600
+    judge_at: Annotated[Annotated[list[str], Meta(max_length=3)] | None, Meta(description=(
+        "Lifecycle stages where deployer's gates decide (a PAUSE hook each): POST_TEST_TRAFFIC_SHIFT, "
+        "PRE_PRODUCTION_TRAFFIC_SHIFT, POST_PRODUCTION_TRAFFIC_SHIFT. Default: by strategy."))] = None
+    hook_timeout: Annotated[Seconds.between(60, 20160 * 60), Meta(description=(
+        "How long ECS waits at a judged stage for the verdict (whole minutes) before on_hook_timeout."))] = 3600
+    on_hook_timeout: Annotated[Literal["rollback", "continue"], Meta(description=(
+        "What ECS does when no verdict came in time (e.g. the runner was lost)."))] = "rollback"
+    deployment_alarms: Annotated[bool, Meta(description=(
+        "The service's alarms (alarms: and gates.alarms) roll an ECS deployment back on their own."))] = True
+
+
 class Release(Model):
+    engine: Annotated[Literal["deployer", "ecs"], Meta(description=(
+        "Who moves traffic: deployer (two ECS services, ALB or Route53 weights) or ecs (one service, "
+        "ECS's own blue/green, linear and canary deployments, judged by deployer at lifecycle hooks)."))] = "deployer"
     strategy: StrategyName = "rolling"
     rolling: Rolling = field(default_factory=lambda: Rolling(preset="no-capacity-loss"))
     linear: Linear = field(default_factory=Linear)
@@ -289,11 +310,23 @@ class Release(Model):
     keep_previous: Annotated[Seconds.between(0, 7 * 86400), Meta(description="How long the previous color stays warm.")] = 600
     circuit_breaker: bool = True
     timeout: Annotated[Seconds.between(60, 86400), Meta(description="Give up (exit 5) after this long.")] = 1800
+    ecs: Annotated[NativeOptions | None, Meta(description="engine ecs only: ECS's canary, hooks and alarms.")] = None
 
     def __post_init__(self) -> None:
         problem = steps_problem(self.steps)
         if problem:
             raise field_error("steps", problem)
+        if self.ecs is not None and self.engine != "ecs":
+            raise field_error("ecs", "these are options of ECS's own deployments; set release.engine: ecs, or remove them")
+
+    @property
+    def native(self) -> bool:
+        """ECS moves the traffic (one ECS service, two target groups); deployer judges."""
+        return self.engine == "ecs"
+
+    @property
+    def ecs_options(self) -> NativeOptions:
+        return self.ecs or NativeOptions()
 
     @property
     def weights(self) -> list[int]:
@@ -398,7 +431,7 @@ class Service(Model):
             if self.placement is not None:
                 raise ValueError("placement strategies and constraints apply to the EC2 launch type only")
         strategy = self.release.strategy
-        in_place = self.colors == ("main",)
+        in_place = self.target_colors == ("main",)
         if self.dns and self.dns.mode == "weighted":
             if in_place:
                 raise ValueError(f"dns.mode weighted switches between two colors; use strategy {_two_color_strategies()}")
@@ -408,11 +441,24 @@ class Service(Model):
                 raise ValueError("dns.mode weighted gives each color its own ALB; test_listener is not needed")
         if in_place and self.load_balancer.test_listener is not None:
             raise ValueError(f"test_listener serves the idle color; strategy {strategy} has none")
+        if self.release.native:
+            from deployer.spec.native import problems
+
+            for where, text in problems(self):
+                raise field_error(where, text)
 
     # Derived facts the rest of the code asks about, named once here.
     @property
     def colors(self) -> tuple[str, ...]:
-        """ECS services this spec owns: one for rolling, blue and green otherwise."""
+        """ECS services this spec owns: one for rolling or engine ecs, blue and green otherwise."""
+        from deployer.release.strategies import get
+        from deployer.release.strategies.base import SINGLE
+
+        return SINGLE if self.release.native else get(self.release.strategy).colors
+
+    @property
+    def target_colors(self) -> tuple[str, ...]:
+        """Target groups: one per ECS service, or ECS's production and alternate pair under engine ecs."""
         from deployer.release.strategies import get
 
         return get(self.release.strategy).colors

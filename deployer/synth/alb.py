@@ -34,15 +34,17 @@ from troposphere.elasticloadbalancingv2 import (
 
 from deployer.spec import Service
 from deployer.spec.models import Listener as ListenerSpec
-from deployer.synth import names, network
+from deployer.synth import names, native, network
 from deployer.synth.notes import note
 
 
 def add_load_balancing(t: Template, service: Service) -> None:
-    for color in service.colors:
+    for color in service.target_colors:
         t.add_resource(_target_group(service, color))
     lb = service.load_balancer
-    if lb.rule is not None:
+    if native.two_target_groups(service) and lb.rule is None:
+        _add_native_listeners(t, service)
+    elif lb.rule is not None:
         t.add_resource(_shared_listener_rule(service))
     elif service.dns_switched:
         for color in service.colors:
@@ -70,8 +72,22 @@ def add_load_balancing(t: Template, service: Service) -> None:
             )
 
 
+def _add_native_listeners(t: Template, service: Service) -> None:
+    """ECS moves rule weights, never a listener's default action: every request matches a rule."""
+    lb = service.load_balancer
+    t.add_resource(_load_balancer(service, names.load_balancer()))
+    t.add_resource(_listener(names.LISTENER, names.load_balancer(), lb.listener, native.not_found_action()))
+    if lb.redirects_http:
+        t.add_resource(_redirect_listener(service, names.redirect_listener(), names.load_balancer()))
+    if lb.test_listener is not None:
+        t.add_resource(_listener(names.TEST_LISTENER, names.load_balancer(), lb.test_listener, native.not_found_action(), test=True))
+    native.add_rules(t, service, _weighted_forward(service, ListenerRuleAction))
+
+
 def traffic_resource(service: Service, color: str) -> str:
     """Logical ID of the listener or rule that must exist before `color`'s service is created."""
+    if native.two_target_groups(service):
+        return native.production_rule(service)
     if service.load_balancer.rule is not None:
         return names.LISTENER_RULE
     if service.dns_switched:
@@ -170,14 +186,14 @@ def _forward_only(color: str) -> Action:
 
 def _weighted_forward(service: Service, action_class: type = Action):
     """Forward to the colors by weight (listener actions and rule actions are distinct types)."""
-    if service.colors == ("main",):
+    if service.target_colors == ("main",):
         return action_class(Type="forward", TargetGroupArn=Ref(names.target_group("main")))
     return action_class(
         Type="forward",
         ForwardConfig=ForwardConfig(
             TargetGroups=[
                 TargetGroupTuple(TargetGroupArn=Ref(names.target_group(color)), Weight=Ref(names.param_weight(color)))
-                for color in service.colors
+                for color in service.target_colors
             ]
         ),
     )

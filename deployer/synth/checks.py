@@ -96,7 +96,8 @@ def depends_on_listener(template: dict) -> Iterator[Problem]:
             continue
         depends = resources[logical_id].get("DependsOn", [])
         depends = [depends] if isinstance(depends, str) else depends
-        if not any(resources.get(d, {}).get("Type") in traffic for d in depends):
+        rules = [r for m in props["LoadBalancers"] for r in _refs(m.get("AdvancedConfiguration", {}))]  # engine ecs
+        if not any(resources.get(d, {}).get("Type") in traffic for d in [*depends, *rules]):
             yield f"{logical_id}: must DependsOn the listener or rule that forwards to its target group (ECS rejects a target group with no load balancer)"
 
 
@@ -128,6 +129,67 @@ def deployment_percents(template: dict) -> Iterator[Problem]:
             yield f"{logical_id}: MinimumHealthyPercent {low} must be below MaximumPercent {high}, or no task can be replaced"
 
 
+NATIVE_STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
+INFRASTRUCTURE_POLICY = "AmazonECSInfrastructureRolePolicyForLoadBalancers"
+PAUSE_REFUSED_AT = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
+
+
+def native_traffic(template: dict) -> Iterator[Problem]:
+    """ECS's blue/green, linear and canary: an alternate target group, listener rules that forward
+    (only) to both target groups, and a role ECS can assume, holding the managed policy."""
+    resources = template.get("Resources", {})
+    for logical_id, props in _resources(template, "AWS::ECS::Service"):
+        config = props.get("DeploymentConfiguration") or {}
+        if config.get("Strategy") not in NATIVE_STRATEGIES:
+            continue
+        for hook in config.get("LifecycleHooks", []):
+            refused = sorted(set(hook.get("LifecycleStages", [])) & set(PAUSE_REFUSED_AT))
+            if hook.get("TargetType") == "PAUSE" and refused:
+                yield f"{logical_id}: a PAUSE hook at {', '.join(refused)}; ECS allows only Lambda hooks there"
+        for mapping in props.get("LoadBalancers", []):
+            advanced = mapping.get("AdvancedConfiguration")
+            if not advanced or not advanced.get("AlternateTargetGroupArn"):
+                yield f"{logical_id}: strategy {config['Strategy']} needs LoadBalancers AdvancedConfiguration with an AlternateTargetGroupArn"
+                continue
+            pair = {*_refs(mapping.get("TargetGroupArn")), *_refs(advanced["AlternateTargetGroupArn"])}
+            for key in ("ProductionListenerRule", "TestListenerRule"):
+                yield from _native_rule(resources, logical_id, key, advanced.get(key), pair)
+            yield from _native_role(resources, logical_id, advanced.get("RoleArn"))
+
+
+def _native_rule(resources: dict, service: str, key: str, value: Any, pair: set) -> Iterator[Problem]:
+    if value is None:
+        if key == "ProductionListenerRule":
+            yield f"{service}: AdvancedConfiguration has no ProductionListenerRule; ECS would not know which weights to move"
+        return
+    for rule in _refs(value):
+        found = resources.get(rule, {})
+        if found.get("Type") != "AWS::ElasticLoadBalancingV2::ListenerRule":
+            yield f"{service}: {key} refers to {rule}, which is not a listener rule of this template"
+            continue
+        actions = found.get("Properties", {}).get("Actions", [])
+        if any(a.get("Type") != "forward" for a in actions):
+            yield f"{rule}: ECS refuses a rule that mixes forward with other actions"
+        forwarded = {r for a in actions for tg in (a.get("ForwardConfig") or {}).get("TargetGroups", []) for r in _refs(tg.get("TargetGroupArn"))}
+        if not pair <= forwarded:
+            yield f"{rule}: must forward to both target groups ({', '.join(sorted(pair))}) for ECS to move their weights"
+
+
+def _native_role(resources: dict, service: str, value: Any) -> Iterator[Problem]:
+    role_ids = [value["Fn::GetAtt"][0]] if isinstance(value, dict) and "Fn::GetAtt" in value else []
+    if not role_ids:
+        yield f"{service}: AdvancedConfiguration needs a RoleArn (the role ECS assumes to change the listener rules)"
+        return
+    role = resources.get(role_ids[0], {}).get("Properties", {})
+    trusted = [s for s in (role.get("AssumeRolePolicyDocument") or {}).get("Statement", [])
+               if s.get("Effect") == "Allow" and s.get("Action") in ("sts:AssumeRole", ["sts:AssumeRole"])
+               and "ecs.amazonaws.com" in str((s.get("Principal") or {}).get("Service"))]
+    if not trusted:
+        yield f"{role_ids[0]}: ECS (ecs.amazonaws.com) cannot assume this role"
+    if INFRASTRUCTURE_POLICY not in str(role.get("ManagedPolicyArns", [])):
+        yield f"{role_ids[0]}: needs the managed policy {INFRASTRUCTURE_POLICY} to change the listener rules"
+
+
 RULES: tuple[Rule, ...] = (
     alb_weights,
     route53_weights,
@@ -135,4 +197,5 @@ RULES: tuple[Rule, ...] = (
     depends_on_listener,
     awsvpc_ip_targets,
     deployment_percents,
+    native_traffic,
 )

@@ -7,7 +7,7 @@ from troposphere import GetAtt, Template
 from troposphere.iam import Policy, Role
 
 from deployer.spec import Service
-from deployer.synth import names
+from deployer.synth import names, native
 
 _ECS_TASKS_TRUST = {
     "Version": "2012-10-17",
@@ -42,6 +42,8 @@ def add_roles(t: Template, service: Service) -> None:
     )
     # The application's own permissions; deliberately empty until the spec grows a field for them.
     t.add_resource(Role(names.TASK_ROLE, AssumeRolePolicyDocument=_ECS_TASKS_TRUST))
+    if native.two_target_groups(service):
+        native.add_infrastructure_role(t)
 
 
 def execution_role_arn():

@@ -25,6 +25,9 @@ TASK_SECURITY_GROUP = "TaskSecurityGroup"
 LISTENER = "Listener"
 TEST_LISTENER = "TestListener"
 LISTENER_RULE = "ListenerRule"
+PRODUCTION_RULE = "ProductionListenerRule"  # engine ecs: the rule whose weights ECS moves
+TEST_RULE = "TestListenerRule"  # engine ecs: the test listener's rule, moved to the new revision first
+INFRASTRUCTURE_ROLE = "EcsInfrastructureRole"  # engine ecs: the role ECS assumes to change the rules
 RECORD = "Record"
 
 
@@ -110,6 +113,7 @@ def output_load_balancer_full_name(color: str | None = None) -> str:
 OUTPUT_CLUSTER = "ClusterName"
 OUTPUT_LISTENER = "ListenerArn"  # the listener or rule that carries the weights
 OUTPUT_TEST_LISTENER = "TestListenerArn"
+OUTPUT_TEST_RULE = "TestListenerRuleArn"  # engine ecs
 OUTPUT_TASK_DEFINITION = "TaskDefinitionArn"
 OUTPUT_RECORD = "RecordName"
 OUTPUT_ZONE = "HostedZoneName"

@@ -55,6 +55,7 @@ def add_parameters(t: Template, service: Service) -> None:
                 Description=f"Desired task count of the {color} service (owned by releases)",
             )
         )
+    for color in service.target_colors:
         if color != "main":
             t.add_parameter(
                 Parameter(
@@ -66,7 +67,7 @@ def add_parameters(t: Template, service: Service) -> None:
                     Description=f"Traffic weight of the {color} color (owned by releases)",
                 )
             )
-    if service.load_balancer.test_listener is not None:
+    if service.load_balancer.test_listener is not None and not service.release.native:
         t.add_parameter(
             Parameter(
                 names.PARAM_TEST_COLOR,

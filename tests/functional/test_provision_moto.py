@@ -154,6 +154,31 @@ def test_infrastructure_update_keeps_dns_weights(observer, progress, spec_path):
     assert {k: (v["Weight"], v["TTL"]) for k, v in after.items()} == {"blue": (0, 20), "green": (100, 20)}
 
 
+def test_native_service_is_one_ecs_service_and_provision_keeps_the_weights_ecs_moved(observer, progress, spec_path):
+    """engine ecs: ECS moved production to green through the rules; an infrastructure update keeps it there."""
+    bootstrap(observer.cloudformation, progress)
+    provision(load_config(spec_path).services["checkout"], observer, progress)
+    outputs = observer.cloudformation.outputs("deployer-checkout")
+    (svc,) = client("ecs").describe_services(cluster="demo", services=["checkout"])["services"]
+    (mapping,) = svc["loadBalancers"]
+    assert mapping["targetGroupArn"] == outputs["BlueTargetGroupArn"]
+    assert mapping["advancedConfiguration"]["alternateTargetGroupArn"] == outputs["GreenTargetGroupArn"]
+    assert mapping["advancedConfiguration"]["productionListenerRule"] == outputs["ListenerArn"]
+    assert mapping["advancedConfiguration"]["testListenerRule"] == outputs["TestListenerRuleArn"]
+    production = outputs["ListenerArn"]
+    blue, green = outputs["BlueTargetGroupArn"], outputs["GreenTargetGroupArn"]
+    assert observer.elbv2.forward_weights(production) == {blue: 100, green: 0}
+    for rule in (production, outputs["TestListenerRuleArn"]):  # what ECS leaves after a release to green
+        observer.elbv2.set_forward_weights(rule, {blue: 0, green: 100})
+
+    spec_path.write_text(spec_path.read_text().replace("APP_NAME: checkout", "APP_NAME: checkout-2"))
+    report = provision(load_config(spec_path).services["checkout"], observer, progress)
+    assert report.results[1].action == "updated"
+    params = stack_parameters("deployer-checkout")
+    assert (params["BlueWeight"], params["GreenWeight"]) == ("0", "100")
+    assert observer.elbv2.forward_weights(production) == {blue: 0, green: 100}
+
+
 def test_stack_busy_or_failed_is_refused_with_a_hint(observer, progress, spec_path):
     from deployer.errors import DeployerError
     from deployer.provision.stacks import apply_stack

@@ -21,7 +21,7 @@ def resources_of(template: dict, kind: str) -> dict:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
-@pytest.mark.parametrize("stem", ["bootstrap", "cluster-demo", "web", "api", "worker-web"])
+@pytest.mark.parametrize("stem", ["bootstrap", "cluster-demo", "web", "api", "worker-web", "checkout"])
 def test_examples_match_golden_files(examples_config, stem):
     """Set DEPLOYER_UPDATE_GOLDEN=1 to rewrite them after an intended change (then review the diff)."""
     rendered = render(templates_for(examples_config, [])[stem], "json")

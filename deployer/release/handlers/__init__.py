@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from typing import Callable
 
-from deployer.release.handlers import control, gates, health, traffic
+from deployer.release.handlers import control, gates, health, native, traffic
 from deployer.release.steps import (
     Bake,
     DeployColor,
+    FollowEcsDeployment,
     Gate,
     Pause,
     PointTestListener,
     PreTrafficCheck,
     Promote,
     RegisterTaskDefinition,
+    RollBackEcsDeployment,
     ScaleDown,
     ShiftTraffic,
+    StartEcsDeployment,
     Step,
     WaitHealthy,
     WatchRollout,
@@ -38,4 +41,7 @@ HANDLERS: dict[type[Step], Callable] = {
     Gate: gates.gate,
     Pause: control.pause,
     Promote: control.promote,
+    StartEcsDeployment: native.start,
+    FollowEcsDeployment: native.follow,
+    RollBackEcsDeployment: native.roll_back,
 }

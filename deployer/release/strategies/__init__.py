@@ -45,6 +45,10 @@ def get(name: str) -> Strategy:
 
 
 def plan_release(service: "Service", observed: "Observed", request: "ReleaseRequest") -> "Plan":
+    if service.release.native:
+        from deployer.release.native_plan import plan_native
+
+        return plan_native(service, observed, request)
     return get(request.strategy).planner(service, observed, request)
 
 
@@ -54,6 +58,8 @@ def request_from_spec(service: "Service", image: str, strategy: str | None = Non
     from deployer.release.plan import ReleaseRequest
 
     chosen, provisioned = get(strategy or service.release.strategy), get(service.release.strategy)
+    if service.release.native:
+        _native_request_problem(service, chosen.name, steps, bake, pause_after)
     if chosen.colors != provisioned.colors:
         if chosen.two_colors:
             raise UsageError(
@@ -74,6 +80,18 @@ def request_from_spec(service: "Service", image: str, strategy: str | None = Non
         bake=chosen.bake(service.release) if bake is None else bake,
         keep_previous=service.release.keep_previous,
     )
+
+
+def _native_request_problem(service: "Service", chosen: str, steps, bake, pause_after) -> None:
+    """ECS runs the deployment its stack configures: a flag cannot change it for one release."""
+    hint = f"change release in deployer.yaml and run `deployer provision {service.name}`"
+    if chosen != service.release.strategy:
+        raise UsageError(f"{service.name}: ECS runs its {service.release.strategy} deployments (release.engine: ecs); "
+                         f"--strategy {chosen} cannot change that for one release", hint=hint)
+    given = [flag for flag, value in (("--steps", steps), ("--bake", bake), ("--pause-after", pause_after)) if value is not None]
+    if given:
+        raise UsageError(f"{service.name}: {', '.join(given)}: ECS runs this deployment with the settings of its stack "
+                         f"(release.engine: ecs)", hint=hint)
 
 
 def with_pause_after(steps: tuple, weight: int) -> tuple:

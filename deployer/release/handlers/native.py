@@ -1,0 +1,229 @@
+"""Handlers for ECS's own deployments (engine ecs): start one, follow and judge it, roll it back.
+
+ECS moves the tasks and the listener rules' weights; deployer answers the PAUSE hooks at the
+judged stages (ContinueServiceDeployment CONTINUE or ROLLBACK) with the same gates as its own
+releases: the new revision's target group against the production one. Between hooks, while the
+new revision serves (the canary's bake, ECS's bake time), a FAIL stops the deployment with
+StopServiceDeployment ROLLBACK. A deployment ECS rolled back by itself (an alarm, the circuit
+breaker, a hook's timeout) is reported as what it was.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from deployer.errors import DeployerError, InconsistentState
+from deployer.release.failures import StepFailed, Why
+from deployer.release.gates import Outcome
+from deployer.release.handlers.gates import check_canary_serving, evaluate, poll_line, record_verdict
+from deployer.release.steps import NEW_REVISION, FollowEcsDeployment, RollBackEcsDeployment, StartEcsDeployment, short
+
+if TYPE_CHECKING:
+    from deployer.aws.ecs_deployments import ServiceDeployment
+    from deployer.release.executor import Executor
+
+FOUND_AFTER_START = 10  # reads of DescribeServices until ECS names the deployment it started
+
+
+def start(ex: Executor, step: StartEcsDeployment, index, rollback=False) -> None:
+    record = ex.record
+    revision = record.to_revision if step.task_definition == NEW_REVISION else step.task_definition
+    if record.ecs_deployment:  # resumed after the start was recorded
+        return
+    in_flight = ex.target.current_deployment()
+    if in_flight and not ex.resumed:
+        found = ex.target.deployment(in_flight)
+        if not found.finished:
+            raise InconsistentState(f"{ex.service.name}: ECS is already running deployment {in_flight} ({found.status}, {found.stage})",
+                                    hint=f"wait for it (`deployer status {ex.service.name}`), or stop it with `deployer rollback {ex.service.name}`")
+    if ex.service.target_colors != ("main",):
+        ex.record.weights = ex.target.weights()  # production as it was: what ECS moves from
+    ex.target.start_deployment(revision)
+    for _ in range(FOUND_AFTER_START):
+        arn = ex.target.current_deployment()
+        if arn and arn != in_flight:
+            break
+        ex.wait(1.0)
+    else:
+        raise StepFailed(Why.DEPLOYMENT_FAILED, f"ECS named no deployment of {short(revision)} after UpdateService")
+    record.ecs_deployment = arn
+    ex.expected["main"] = revision
+    ex.note(index, f"ECS deployment {arn}")
+    ex.save()
+    ex.progress.line(f"    ECS deployment {arn.rsplit('/', 1)[-1]} of {short(revision)}")
+
+
+def follow(ex: Executor, step: FollowEcsDeployment, index, rollback=False) -> None:
+    arn = ex.record.ecs_deployment
+    deadline = ex.clock() + step.timeout
+    seen_stage, waiting_for_others = None, set()
+    while True:
+        deployment = ex.target.deployment(arn)
+        if deployment.stage != seen_stage:
+            seen_stage = deployment.stage
+            ex.note(index, f"ECS stage {deployment.stage} ({deployment.status})")
+            ex.progress.line(f"    ECS: {deployment.stage or deployment.status}")
+        _track_weights(ex, step, index)
+        if deployment.status == "SUCCESSFUL":
+            ex.progress.line("    ECS: deployment successful")
+            return
+        if deployment.finished or deployment.status.startswith("ROLLBACK") or deployment.status == "STOP_REQUESTED":
+            raise _ended_without_us(deployment)
+        hook = deployment.awaiting()
+        if hook is not None and deployment.stage in step.judge_at:
+            _judge_hook(ex, step, index, deployment, hook.hook_id)
+            continue
+        if hook is not None and hook.hook_id not in waiting_for_others:
+            waiting_for_others.add(hook.hook_id)
+            ex.progress.line(f"    ECS waits at {deployment.stage} for a PAUSE hook deployer does not judge "
+                             f"(`aws ecs continue-service-deployment --hook-id {hook.hook_id}`)")
+        _judge_while_serving(ex, step, index, arn)
+        if ex.clock() >= deadline:
+            ex.target.stop_deployment(arn)
+            raise StepFailed(Why.TIMEOUT, f"ECS's deployment was not done after {step.timeout}s (at {deployment.stage})")
+        ex.wait(ex.settings.poll)
+
+
+def _track_weights(ex: Executor, step: FollowEcsDeployment, index) -> None:
+    """ECS moved the production rule's weights: gate windows start again from there."""
+    if step.canary == step.baseline:
+        return
+    weights = ex.target.weights()
+    if weights != (ex.record.weights or {}):
+        ex.record.weights = weights
+        ex.shifted_at = ex.clock()
+        ex.record.shifted_at = ex.shifted_at
+        ex.note(index, "ECS set weights " + ", ".join(f"{c} {w}" for c, w in weights.items()))
+        ex.progress.line("    ECS moved production traffic: " + ", ".join(f"{c} {w}%" for c, w in weights.items()))
+        ex.save()
+
+
+def _judge_hook(ex: Executor, step: FollowEcsDeployment, index, deployment: ServiceDeployment, hook_id: str) -> None:
+    """Decide at a judged stage, then answer ECS; ROLLBACK also ends the step as failed."""
+    stage = deployment.stage
+    weight = (ex.record.weights or {}).get(step.canary, 0)
+    try:
+        if stage == "POST_TEST_TRAFFIC_SHIFT":
+            _probe_test_listener(ex, step)
+        elif stage == "PRE_PRODUCTION_TRAFFIC_SHIFT" and weight == 0:
+            ex.progress.line(f"    {stage}: the new revision has no production traffic yet; nothing to judge")
+        else:
+            baseline = step.baseline if (ex.record.weights or {}).get(step.baseline, 0) > 0 else None
+            _gate(ex, step, index, baseline)
+    except StepFailed:
+        _answer(ex, deployment.arn, hook_id, "ROLLBACK", stage, index)
+        raise
+    _answer(ex, deployment.arn, hook_id, "CONTINUE", stage, index)
+
+
+def _answer(ex: Executor, arn: str, hook_id: str, action: str, stage: str, index) -> None:
+    try:
+        ex.target.answer_hook(arn, hook_id, action)
+    except DeployerError as error:
+        # a lost first answer makes the second one refused: read back what ECS did
+        hook = next((h for h in ex.target.deployment(arn).hooks if h.hook_id == hook_id), None)
+        if hook is None or hook.status == "AWAITING_ACTION":
+            raise
+        ex.note(index, f"{action} at {stage}: ECS already has it ({hook.status}; {error.message})")
+        return
+    if action == "ROLLBACK" and ex.fail_at is not None:
+        ex.note(index, f"ROLLBACK answered at {stage} {ex.clock() - ex.fail_at:.2f}s after the FAIL verdict")
+    else:
+        ex.note(index, f"{action} answered at {stage}")
+    ex.progress.line(f"    {stage}: {action}")
+
+
+def _probe_test_listener(ex: Executor, step: FollowEcsDeployment) -> None:
+    url = ex.target.test_listener_url() + step.probe_path
+    failures = []
+    for _ in range(step.probe_requests):
+        ex.heartbeat_if_due()
+        failure = ex.probe(url)
+        if failure is not None:
+            failures.append(failure)
+    if failures:
+        ex.fail_at = ex.clock()
+        raise StepFailed(Why.PRE_TRAFFIC_CHECK_FAILED,
+                         f"{len(failures)}/{step.probe_requests} checks of {url} failed ({', '.join(sorted(set(failures)))})")
+    ex.progress.line(f"    {step.probe_requests}/{step.probe_requests} checks of {url} passed")
+
+
+def _gate(ex: Executor, step: FollowEcsDeployment, index, baseline: str | None) -> None:
+    """Windows until PASS or FAIL (or too many inconclusive ones), as deployer's own gate step."""
+    inconclusive = 0
+    weight = (ex.record.weights or {}).get(step.canary, 0)
+    while True:
+        healthy = check_canary_serving(ex, step.canary)
+        verdict = evaluate(ex, step.canary, baseline, step.limits)
+        record_verdict(ex, index, weight, verdict)
+        ex.progress.line(poll_line(ex, step.canary, healthy, verdict, step.limits))
+        if verdict.outcome == Outcome.PASS:
+            return
+        if verdict.outcome == Outcome.FAIL:
+            raise StepFailed(verdict.reason, verdict.detail)
+        inconclusive += 1
+        if inconclusive > step.limits.max_inconclusive:
+            raise StepFailed(verdict.reason, f"still inconclusive after {inconclusive} windows: {verdict.detail}")
+        ex.save()
+        ex.wait(step.limits.period)
+
+
+def _judge_while_serving(ex: Executor, step: FollowEcsDeployment, index, arn: str) -> None:
+    """Between hooks the new revision may serve (a canary's bake, ECS's bake time): a FAIL there
+    stops ECS's deployment at once, with its rollback, rather than waiting for the next hook."""
+    weights = ex.record.weights or {}
+    if step.canary == step.baseline or weights.get(step.canary, 0) == 0:
+        return
+    healthy = check_canary_serving(ex, step.canary) if weights.get(step.canary, 0) < 100 else None
+    baseline = step.baseline if weights.get(step.baseline, 0) > 0 else None
+    verdict = evaluate(ex, step.canary, baseline, step.limits)
+    ex.progress.line(poll_line(ex, step.canary, healthy, verdict, step.limits))
+    if verdict.outcome == Outcome.FAIL:
+        record_verdict(ex, index, weights.get(step.canary, 0), verdict)
+        ex.target.stop_deployment(arn)
+        ex.note(index, f"StopServiceDeployment ROLLBACK {ex.clock() - ex.fail_at:.2f}s after the FAIL verdict")
+        raise StepFailed(verdict.reason, verdict.detail)
+
+
+def _ended_without_us(deployment: ServiceDeployment) -> Exception:
+    """ECS ended its deployment itself: say why, in its words (an alarm, the breaker, a hook's timeout)."""
+    if deployment.status == "ROLLBACK_FAILED":
+        return InconsistentState(f"ECS could not roll its deployment back: {deployment.status_reason or 'no reason given'}",
+                                 hint="check the service in the ECS console; traffic may need a manual fix")
+    if deployment.triggered_alarms:
+        return StepFailed(Why.ECS_ALARM, f"ECS rolled back: alarm {', '.join(deployment.triggered_alarms)} in ALARM")
+    if deployment.circuit_breaker == "TRIGGERED":
+        return StepFailed(Why.CIRCUIT_BREAKER, f"ECS rolled back: the circuit breaker tripped ({deployment.status_reason})")
+    if any(h.status == "TIMED_OUT" for h in deployment.hooks):
+        return StepFailed(Why.TIMEOUT, f"ECS rolled back: a PAUSE hook timed out ({deployment.status_reason})")
+    reason = deployment.rollback_reason or deployment.status_reason or deployment.status
+    return StepFailed(Why.DEPLOYMENT_FAILED, f"ECS ended its deployment ({deployment.status}): {reason}")
+
+
+def roll_back(ex: Executor, step: RollBackEcsDeployment, index, rollback=True) -> None:
+    """ECS's own rollback, followed until the old revision has all the production traffic."""
+    arn = ex.record.ecs_deployment
+    if not arn:
+        return  # ECS never started one
+    deadline = ex.clock() + step.timeout
+    asked = False
+    while True:
+        deployment = ex.target.deployment(arn)
+        if deployment.status in ("ROLLBACK_SUCCESSFUL", "STOPPED"):
+            weights = ex.target.weights() if ex.service.target_colors != ("main",) else {}
+            ex.record.weights = weights or ex.record.weights
+            ex.note(None, f"ECS rolled back ({deployment.status})" + (f"; weights {weights}" if weights else ""))
+            if ex.fail_at is not None:
+                ex.note(None, f"traffic restored {ex.clock() - ex.fail_at:.2f}s after the FAIL verdict")
+            return
+        if deployment.status == "ROLLBACK_FAILED":
+            raise InconsistentState(f"ECS could not roll back: {deployment.status_reason or 'no reason given'}")
+        if deployment.status == "SUCCESSFUL":
+            raise InconsistentState(f"ECS's deployment {arn} had already succeeded; it cannot be stopped",
+                                    hint=f"`deployer rollback {ex.service.name}` deploys the previous revision")
+        if deployment.status in ("PENDING", "IN_PROGRESS") and not asked:
+            ex.target.stop_deployment(arn)
+            asked = True
+        if ex.clock() >= deadline:
+            raise InconsistentState(f"ECS's rollback of {arn} was not done after {step.timeout}s ({deployment.status})")
+        ex.sleep(min(1.0, ex.settings.poll))
