@@ -323,6 +323,14 @@ def status(factory, service):
     for color, c in data["colors"].items():
         weight = "" if c["weight"] is None else f" weight {c['weight']}"
         lines.append(f"  {color}: {c['task_definition'].rsplit('/', 1)[-1]} x{c['desired']} healthy {c['healthy']}{weight}")
+    native = data.get("ecs_deployment")
+    if native:
+        groups = ", ".join(f"{g} {w}%" for g, w in native["target_groups"].items())
+        waiting = f", waiting at a PAUSE hook ({native['awaiting_hook']})" if native["awaiting_hook"] else ""
+        lines.append(f"  ECS deployment {native['arn'].rsplit('/', 1)[-1]}: {native['status']} at {native['stage'] or '-'}"
+                     f"{waiting}" + (f"; production {groups}" if groups else ""))
+    elif "ecs_deployment" in data:
+        lines.append("  ECS deployment: none running")
     if data["latest"]:
         latest = data["latest"]
         lines.append(f"  latest: {latest['release_id']} {latest['strategy']} {latest['state']} {latest['reason']}".rstrip())

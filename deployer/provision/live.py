@@ -56,7 +56,22 @@ def stack_parameters(service: Service, live: LiveState) -> dict[str, str]:
         out[names.PARAM_TEST_COLOR] = live.test_listener_color or "green"
     if live.stack_exists and _live_weights_known(service, live):
         _keep_some_traffic(service, out)
+        _engine_change_from_blue(service, live)
     return out
+
+
+def _engine_change_from_blue(service: Service, live: LiveState) -> None:
+    """A change of `release.engine` replaces the ECS services: the new ones start in the blue target
+    group (ECS's primary one, deployer's first color), while the old ones go once they are up. That
+    keeps traffic served only when blue is what serves it."""
+    new_services = all(live.color(c).task_definition is None for c in service.colors)
+    on_green = live.color("green").weight not in (None, 0)
+    if new_services and on_green:
+        raise InconsistentState(
+            f"{service.name}: this provision replaces the ECS services (release.engine changed, or they are gone) while "
+            f"traffic is on the green target group; the new services start in blue, so green would be left with no tasks",
+            hint=f"first make blue serve with the current engine (`deployer release {service.name}` once more, or "
+                 f"`deployer rollback {service.name}`), then provision")
 
 
 def _weighted(service: Service) -> list[str]:

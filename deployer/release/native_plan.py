@@ -44,6 +44,19 @@ def plan_native(service: "Service", observed: "Observed", request: "ReleaseReque
     return Plan(service.name, service.release.strategy, live, target, steps, spec_digest(service))
 
 
+def plan_native_manual_rollback(service: "Service", observed: "Observed", previous_revision: str) -> Plan:
+    """`deployer rollback` after ECS's deployment finished: ECS deploys the previous revision the
+    same way (its old tasks are gone once the bake time is over), its hooks continued unjudged.
+    While ECS still bakes, the release is unfinished and ECS's own rollback undoes it instead."""
+    live, target = ("main", "main") if service.target_colors == ("main",) else (observed.production_group(), None)
+    target = target or other(live)
+    steps: tuple[Step, ...] = (
+        StartEcsDeployment(previous_revision, ECS_STRATEGY[service.release.strategy]),
+        FollowEcsDeployment(target, live, judge_at(service), None, 0, service.health_check.path, service.release.timeout),
+    )
+    return Plan(service.name, "rollback", live, target, steps, spec_digest(service))
+
+
 def is_native(plan: Plan) -> bool:
     return any(isinstance(s, StartEcsDeployment) for s in plan.steps)
 

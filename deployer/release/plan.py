@@ -202,6 +202,10 @@ def plan_manual_rollback(service: Service, observed: Observed, previous_revision
     """
     if not previous_revision:
         raise UsageError(f"{service.name}: no previous revision is known to roll back to")
+    if service.release.native:
+        from deployer.release.native_plan import plan_native_manual_rollback
+
+        return plan_native_manual_rollback(service, observed, previous_revision)
     breaker = service.release.circuit_breaker
     if list(observed.colors) == ["main"]:
         current = observed.colors["main"]

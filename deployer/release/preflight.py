@@ -6,7 +6,17 @@ import math
 from dataclasses import dataclass
 
 from deployer.release.plan import Plan
-from deployer.release.steps import Bake, DeployColor, Gate, Pause, PreTrafficCheck, ShiftTraffic, WaitHealthy, WatchRollout
+from deployer.release.steps import (
+    Bake,
+    DeployColor,
+    FollowEcsDeployment,
+    Gate,
+    Pause,
+    PreTrafficCheck,
+    ShiftTraffic,
+    WaitHealthy,
+    WatchRollout,
+)
 from deployer.spec import Service
 from deployer.spec.units import format_duration
 
@@ -51,6 +61,8 @@ def estimate(service: Service, plan: Plan) -> Estimate:
             batches = math.ceil(count / batch)
             per_batch = time_to_healthy(service) + service.deregistration_delay
             parts.append((f"rollout ({batches} batch(es) of {batch})", batches * per_batch))
+        elif isinstance(step, FollowEcsDeployment):
+            parts += _ecs_parts(service, step)
     merged: dict[str, int] = {}
     for name, sec in parts:
         merged[name] = merged.get(name, 0) + sec
@@ -75,3 +87,20 @@ def estimate(service: Service, plan: Plan) -> Estimate:
     if any(isinstance(s, Pause) for s in plan.steps):
         warnings.append("the plan pauses: it waits for `deployer promote` or `deployer abort`")
     return Estimate(total, tuple(merged.items()), tuple(warnings))
+
+
+def _ecs_parts(service: Service, step: FollowEcsDeployment) -> list[tuple[str, int]]:
+    """ECS's own deployment: the new revision's tasks, its bakes, and a gate window per judged stage."""
+    from deployer.spec.native import linear_steps
+
+    release = service.release
+    parts = [("new revision healthy (ECS)", time_to_healthy(service))]
+    if release.strategy == "canary":
+        parts.append(("canary bake (ECS)", release.ecs_options.canary_bake))
+    if release.strategy == "linear":
+        step_bake = release.linear.step_bake if release.linear.step_bake is not None else release.bake
+        parts.append(("step bakes (ECS)", step_bake * linear_steps(release.linear.step_percent)))
+    parts.append(("bake time (ECS)", release.bake))
+    if step.limits is not None and step.judge_at:
+        parts.append(("gate window", step.limits.period * len(step.judge_at)))
+    return parts

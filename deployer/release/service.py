@@ -192,7 +192,7 @@ def rollback(executor: Executor, actor: str, held: Lease | None = None) -> Relea
             raise UsageError(f"{service.name}: no released release to roll back")
         observed = executor.target.observe()
         warm = False
-        if list(observed.colors) != ["main"]:
+        if list(observed.colors) != ["main"] and not service.release.native:
             previous = "green" if observed.live_color() == "blue" else "blue"
             state = observed.colors[previous]
             warm = state.desired_count > 0 and state.task_definition == last_good.from_revision and executor.target.healthy(previous) >= 1
@@ -242,20 +242,37 @@ def status(executor: Executor) -> dict:
     service = executor.service
     observed = executor.target.observe()
     colors = {}
+    groups = service.target_colors if service.release.native else ()
     for color, state in observed.colors.items():
         try:
-            healthy = executor.target.healthy(color)
+            # engine ecs: one service whose tasks are in either target group
+            healthy = sum(executor.target.healthy(g) for g in groups) if groups else executor.target.healthy(color)
         except Exception:  # noqa: BLE001 - status must show what it can
             healthy = None
         colors[color] = {"task_definition": state.task_definition, "desired": state.desired_count, "weight": state.weight, "healthy": healthy}
     latest = executor.journal.latest(service.name)
     holder = executor.journal.holder(service.name)
+    extra = {"ecs_deployment": ecs_deployment_status(executor)} if service.release.native else {}
     return {
         "service": service.name,
         "colors": colors,
+        **extra,
         "latest": latest.summary() if latest else None,
         "lock": {"holder": holder.holder, "release_id": holder.release_id, "expires_at": holder.expires_at} if holder else None,
     }
+
+
+def ecs_deployment_status(executor: Executor) -> dict | None:
+    """engine ecs: ECS's deployment of the service now (its stage, hooks waiting, weights), or None."""
+    target = executor.target
+    arn = target.current_deployment()
+    if not arn:
+        return None
+    found = target.deployment(arn)
+    waiting = found.awaiting()
+    return {"arn": arn, "status": found.status, "stage": found.stage, "status_reason": found.status_reason,
+            "target_groups": target.weights() if executor.service.target_colors != ("main",) else {},
+            "awaiting_hook": waiting.hook_id if waiting else None, "triggered_alarms": list(found.triggered_alarms)}
 
 
 def desired_count_of(plan: Plan) -> int:

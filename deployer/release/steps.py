@@ -224,13 +224,15 @@ class FollowEcsDeployment(Step):
     canary: str  # the target group the new revision registers in
     baseline: str  # the one serving production when the release began
     judge_at: tuple[str, ...]
-    limits: GateLimits
+    limits: GateLimits | None  # None: a rollback's deployment, continued at every hook without judging
     probe_requests: int = 10  # POST_TEST_TRAFFIC_SHIFT: checks through the test listener
     probe_path: str = "/health"
     timeout: int = 1800
 
     def describe(self) -> str:
         judged = ", ".join(self.judge_at) or "no stage (ECS's alarms only)"
+        if self.limits is None:
+            return f"follow ECS's deployment ({self.canary} target group), continuing at every hook, at most {format_duration(self.timeout)}"
         return f"follow ECS's deployment ({self.canary} target group), judging at {judged}, at most {format_duration(self.timeout)}"
 
 

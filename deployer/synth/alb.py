@@ -73,14 +73,16 @@ def add_load_balancing(t: Template, service: Service) -> None:
 
 
 def _add_native_listeners(t: Template, service: Service) -> None:
-    """ECS moves rule weights, never a listener's default action: every request matches a rule."""
+    """ECS moves rule weights, never a listener's default action, and every request matches a rule.
+    The listeners keep the same weighted forward as deployer's own engine, so a service that changes
+    engine keeps being served while CloudFormation swaps its ECS services (README: engines)."""
     lb = service.load_balancer
     t.add_resource(_load_balancer(service, names.load_balancer()))
-    t.add_resource(_listener(names.LISTENER, names.load_balancer(), lb.listener, native.not_found_action()))
+    t.add_resource(_listener(names.LISTENER, names.load_balancer(), lb.listener, _weighted_forward(service)))
     if lb.redirects_http:
         t.add_resource(_redirect_listener(service, names.redirect_listener(), names.load_balancer()))
     if lb.test_listener is not None:
-        t.add_resource(_listener(names.TEST_LISTENER, names.load_balancer(), lb.test_listener, native.not_found_action(), test=True))
+        t.add_resource(_listener(names.TEST_LISTENER, names.load_balancer(), lb.test_listener, _weighted_forward(service), test=True))
     native.add_rules(t, service, _weighted_forward(service, ListenerRuleAction))
 
 

@@ -29,7 +29,7 @@ from troposphere.ecs import (
     LinearConfiguration,
     LoadBalancer,
 )
-from troposphere.elasticloadbalancingv2 import Action, Condition, FixedResponseConfig, ListenerRule, PathPatternConfig
+from troposphere.elasticloadbalancingv2 import Condition, ListenerRule, PathPatternConfig
 from troposphere.iam import Role
 
 from deployer.spec import Service
@@ -48,12 +48,6 @@ _ECS_TRUST = {
 def two_target_groups(service: Service) -> bool:
     """ECS shifts traffic between two target groups (every native strategy but rolling)."""
     return service.release.native and service.target_colors == (PRIMARY, ALTERNATE)
-
-
-def not_found_action() -> Action:
-    """A listener's default action under ECS: its rules match every request, so this answers none."""
-    return Action(Type="fixed-response", FixedResponseConfig=FixedResponseConfig(
-        StatusCode="404", ContentType="text/plain", MessageBody="no listener rule matched"))
 
 
 def add_rules(t: Template, service: Service, weighted_forward) -> None:

@@ -228,3 +228,34 @@ def test_interrupted_native_release_is_resumed_on_the_same_deployment(checkout, 
     record = releases.resume(make(checkout, target, clock, journal), actor="tester")
     assert record.state == states.RELEASED and record.ecs_deployment == ARN
     assert target.calls.count("start_deployment") == 1
+
+
+def test_rollback_after_a_finished_native_release_is_ecs_deploying_the_previous_revision(checkout, clock):
+    target = ScriptedEcs.native(clock, behaviour={"example/checkout:2": Behaviour(0.01, 100)})
+    journal = MemoryJournal()
+    released = releases.release(make(checkout, target, clock, journal), request_from_spec(checkout, "example/checkout:2"), actor="t")
+    assert target.colors["main"].task_definition == released.to_revision
+    target.colors["blue"].task_definition = "web:1"  # the blue target group takes the previous revision back
+    target.status = "NONE"
+    record = releases.rollback(make(checkout, target, clock, journal), actor="t")
+    assert record.strategy == "rollback" and record.state == states.RELEASED
+    assert target.revision == released.from_revision == "web:1"
+    # the way back is not judged: every hook is continued
+    assert target.answers[-3:] == [("POST_TEST_TRAFFIC_SHIFT", "CONTINUE"), ("PRE_PRODUCTION_TRAFFIC_SHIFT", "CONTINUE"),
+                                   ("PRE_PRODUCTION_TRAFFIC_SHIFT", "CONTINUE")]
+    assert not [v for v in record.verdicts]
+
+
+def test_status_shows_ecs_deployment_stage_and_waiting_hook(checkout, clock):
+    target = ScriptedEcs.native(clock)
+    ex = make(checkout, target, clock)
+    assert releases.status(ex)["ecs_deployment"] is None
+    target.start_deployment("web:2")
+    for _ in range(3):
+        clock.sleep(5)
+        target.deployment(ARN)
+    data = releases.status(ex)
+    assert data["ecs_deployment"]["stage"] == "POST_TEST_TRAFFIC_SHIFT"
+    assert data["ecs_deployment"]["awaiting_hook"].startswith("ecs-pause-")
+    assert data["ecs_deployment"]["target_groups"] == {"blue": 100, "green": 0}
+    assert data["colors"]["main"]["healthy"] == 4  # both target groups' targets

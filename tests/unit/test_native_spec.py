@@ -143,8 +143,10 @@ def test_native_template_has_one_service_that_ecs_moves_between_two_target_group
     assert mapping["AdvancedConfiguration"] == {
         "AlternateTargetGroupArn": {"Ref": "GreenTargetGroup"}, "ProductionListenerRule": {"Ref": "ProductionListenerRule"},
         "TestListenerRule": {"Ref": "TestListenerRule"}, "RoleArn": {"Fn::GetAtt": ["EcsInfrastructureRole", "Arn"]}}
-    # The listeners' defaults answer nothing: every request matches a rule ECS moves.
-    assert t["Resources"]["Listener"]["Properties"]["DefaultActions"][0]["Type"] == "fixed-response"
+    # Every request matches a rule ECS moves; the listener's default keeps deployer's weighted forward,
+    # so a change of engine is served throughout
+    assert t["Resources"]["ProductionListenerRule"]["Properties"]["Conditions"][0]["PathPatternConfig"] == {"Values": ["/*"]}
+    assert t["Resources"]["Listener"]["Properties"]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"][0]["Weight"] == {"Ref": "BlueWeight"}
     for rule in ("ProductionListenerRule", "TestListenerRule"):
         groups = t["Resources"][rule]["Properties"]["Actions"][0]["ForwardConfig"]["TargetGroups"]
         assert [g["Weight"] for g in groups] == [{"Ref": "BlueWeight"}, {"Ref": "GreenWeight"}]
@@ -209,3 +211,22 @@ def test_our_checks_catch_a_broken_native_template(break_it, expected):
     broken = copy.deepcopy(good)
     break_it(broken)
     assert any(p.startswith(expected) for p in check_template(broken)), check_template(broken)
+
+
+def test_changing_engine_is_refused_while_green_serves():
+    """Both ways: the new ECS services start in the blue target group, so green must not be serving."""
+    from deployer.errors import InconsistentState
+    from deployer.provision.live import ColorState, LiveState, stack_parameters
+
+    native = spec()
+    two_services = spec(base=BASE.replace("engine: ecs", "engine: deployer").replace("bake: 2m", "bake: 10s"))
+    for service, old in ((native, ("blue", "green")), (two_services, ("main",))):
+        green = LiveState(stack_exists=True, colors={"blue": ColorState(weight=0), "green": ColorState(weight=100)})
+        with pytest.raises(InconsistentState, match="traffic is on the green target group") as info:
+            stack_parameters(service, green)
+        assert "`deployer release shop` once more" in info.value.hint
+        blue = LiveState(stack_exists=True, colors={"blue": ColorState(weight=100), "green": ColorState(weight=0)})
+        assert stack_parameters(service, blue)["BlueWeight"] == "100"
+    running = LiveState(stack_exists=True, colors={"main": ColorState("arn:td/shop:3", 2), "blue": ColorState(weight=0),
+                                                   "green": ColorState(weight=100)})
+    assert stack_parameters(native, running)["GreenWeight"] == "100"  # ECS released to green: kept

@@ -103,7 +103,9 @@ def _judge_hook(ex: Executor, step: FollowEcsDeployment, index, deployment: Serv
     stage = deployment.stage
     weight = (ex.record.weights or {}).get(step.canary, 0)
     try:
-        if stage == "POST_TEST_TRAFFIC_SHIFT":
+        if step.limits is None:
+            pass  # a rollback's deployment: the previous revision is not judged on the way back
+        elif stage == "POST_TEST_TRAFFIC_SHIFT":
             _probe_test_listener(ex, step)
         elif stage == "PRE_PRODUCTION_TRAFFIC_SHIFT" and weight == 0:
             ex.progress.line(f"    {stage}: the new revision has no production traffic yet; nothing to judge")
@@ -172,7 +174,7 @@ def _judge_while_serving(ex: Executor, step: FollowEcsDeployment, index, arn: st
     """Between hooks the new revision may serve (a canary's bake, ECS's bake time): a FAIL there
     stops ECS's deployment at once, with its rollback, rather than waiting for the next hook."""
     weights = ex.record.weights or {}
-    if step.canary == step.baseline or weights.get(step.canary, 0) == 0:
+    if step.limits is None or step.canary == step.baseline or weights.get(step.canary, 0) == 0:
         return
     healthy = check_canary_serving(ex, step.canary) if weights.get(step.canary, 0) < 100 else None
     baseline = step.baseline if weights.get(step.baseline, 0) > 0 else None
