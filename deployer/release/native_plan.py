@@ -39,7 +39,8 @@ def plan_native(service: "Service", observed: "Observed", request: "ReleaseReque
         RegisterTaskDefinition(current.task_definition, request.image),
         StartEcsDeployment(NEW_REVISION, ECS_STRATEGY[service.release.strategy]),
         FollowEcsDeployment(target, live, judge_at(service), GateLimits.from_spec(service.release.gates),
-                            PRE_TRAFFIC_REQUESTS, service.health_check.path, service.release.timeout),
+                            PRE_TRAFFIC_REQUESTS, service.release.ecs_options.test_path or service.health_check.path,
+                            service.release.timeout),
     )
     return Plan(service.name, service.release.strategy, live, target, steps, spec_digest(service))
 

@@ -81,6 +81,7 @@ def report(record: ReleaseRecord) -> dict:
         "verdicts": record.verdicts,
         "events": record.events,
         "actor": record.actor,
+        **({"ecs_deployment": record.ecs_deployment} if record.ecs_deployment else {}),
     }
 
 

@@ -294,6 +294,8 @@ class NativeOptions(Model):
         "What ECS does when no verdict came in time (e.g. the runner was lost)."))] = "rollback"
     deployment_alarms: Annotated[bool, Meta(description=(
         "The service's alarms (alarms: and gates.alarms) roll an ECS deployment back on their own."))] = True
+    test_path: Annotated[Annotated[str, Meta(pattern=r"^/[^\s]*$", max_length=1024)] | None, Meta(description=(
+        "POST_TEST_TRAFFIC_SHIFT: the path requested through the test listener (default: health_check.path)."))] = None
 
 
 class Release(Model):

@@ -190,6 +190,10 @@ def test_bad_native_canary_is_rolled_back_by_the_judge_with_its_numbers(checkout
     assert target.stops + sum(1 for _, a in target.answers if a == "ROLLBACK") == 1
     assert "set_weights" not in target.calls
     assert any("after the FAIL verdict" in e["text"] for e in record.events)
+    from deployer.release.report import report
+
+    data = report(record)
+    assert data["ecs_deployment"] == ARN and data["restore_seconds"] is not None and data["restore_seconds"] < 1.0
 
 
 def test_failing_test_listener_check_rolls_back_before_production_traffic(checkout, clock):
