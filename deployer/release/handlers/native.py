@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from deployer.errors import DeployerError, InconsistentState
 from deployer.release.failures import StepFailed, Why
 from deployer.release.gates import Outcome
-from deployer.release.handlers.gates import check_canary_serving, evaluate, poll_line, record_verdict
-from deployer.release.steps import NEW_REVISION, FollowEcsDeployment, RollBackEcsDeployment, StartEcsDeployment, short
+from deployer.release.handlers.gates import check_canary_serving, evaluate, gate, poll_line, record_verdict
+from deployer.release.handlers.traffic import check_test_listener
+from deployer.release.steps import NEW_REVISION, FollowEcsDeployment, Gate, RollBackEcsDeployment, StartEcsDeployment, short
 
 if TYPE_CHECKING:
     from deployer.aws.ecs_deployments import ServiceDeployment
@@ -106,12 +107,12 @@ def _judge_hook(ex: Executor, step: FollowEcsDeployment, index, deployment: Serv
         if step.limits is None:
             pass  # a rollback's deployment: the previous revision is not judged on the way back
         elif stage == "POST_TEST_TRAFFIC_SHIFT":
-            _probe_test_listener(ex, step)
+            check_test_listener(ex, step.probe_requests, step.probe_path)
         elif stage == "PRE_PRODUCTION_TRAFFIC_SHIFT" and weight == 0:
             ex.progress.line(f"    {stage}: the new revision has no production traffic yet; nothing to judge")
         else:
             baseline = step.baseline if (ex.record.weights or {}).get(step.baseline, 0) > 0 else None
-            _gate(ex, step, index, baseline)
+            gate(ex, Gate(step.canary, baseline, weight, step.limits), index)  # windows until PASS or FAIL, as deployer's own
     except StepFailed:
         _answer(ex, deployment.arn, hook_id, "ROLLBACK", stage, index)
         raise
@@ -133,41 +134,6 @@ def _answer(ex: Executor, arn: str, hook_id: str, action: str, stage: str, index
     else:
         ex.note(index, f"{action} answered at {stage}")
     ex.progress.line(f"    {stage}: {action}")
-
-
-def _probe_test_listener(ex: Executor, step: FollowEcsDeployment) -> None:
-    url = ex.target.test_listener_url() + step.probe_path
-    failures = []
-    for _ in range(step.probe_requests):
-        ex.heartbeat_if_due()
-        failure = ex.probe(url)
-        if failure is not None:
-            failures.append(failure)
-    if failures:
-        ex.fail_at = ex.clock()
-        raise StepFailed(Why.PRE_TRAFFIC_CHECK_FAILED,
-                         f"{len(failures)}/{step.probe_requests} checks of {url} failed ({', '.join(sorted(set(failures)))})")
-    ex.progress.line(f"    {step.probe_requests}/{step.probe_requests} checks of {url} passed")
-
-
-def _gate(ex: Executor, step: FollowEcsDeployment, index, baseline: str | None) -> None:
-    """Windows until PASS or FAIL (or too many inconclusive ones), as deployer's own gate step."""
-    inconclusive = 0
-    weight = (ex.record.weights or {}).get(step.canary, 0)
-    while True:
-        healthy = check_canary_serving(ex, step.canary)
-        verdict = evaluate(ex, step.canary, baseline, step.limits)
-        record_verdict(ex, index, weight, verdict)
-        ex.progress.line(poll_line(ex, step.canary, healthy, verdict, step.limits))
-        if verdict.outcome == Outcome.PASS:
-            return
-        if verdict.outcome == Outcome.FAIL:
-            raise StepFailed(verdict.reason, verdict.detail)
-        inconclusive += 1
-        if inconclusive > step.limits.max_inconclusive:
-            raise StepFailed(verdict.reason, f"still inconclusive after {inconclusive} windows: {verdict.detail}")
-        ex.save()
-        ex.wait(step.limits.period)
 
 
 def _judge_while_serving(ex: Executor, step: FollowEcsDeployment, index, arn: str) -> None:

@@ -18,16 +18,22 @@ def point_test_listener(ex: Executor, step: PointTestListener, index, rollback=F
 
 
 def pre_traffic_check(ex: Executor, step: PreTrafficCheck, index, rollback=False) -> None:
-    url = ex.target.test_listener_url() + step.path
+    check_test_listener(ex, step.requests, step.path)
+
+
+def check_test_listener(ex: Executor, requests: int, path: str) -> None:
+    """`requests` GETs of `path` through the test listener (the new version only); any failure fails."""
+    url = ex.target.test_listener_url() + path
     failures = []
-    for _ in range(step.requests):
+    for _ in range(requests):
         ex.heartbeat_if_due()
         failure = ex.probe(url)
         if failure is not None:
             failures.append(failure)
     if failures:
-        raise StepFailed(Why.PRE_TRAFFIC_CHECK_FAILED, f"{len(failures)}/{step.requests} checks of {url} failed ({', '.join(sorted(set(failures)))})")
-    ex.progress.line(f"    {step.requests}/{step.requests} checks of {url} passed")
+        ex.fail_at = ex.clock()
+        raise StepFailed(Why.PRE_TRAFFIC_CHECK_FAILED, f"{len(failures)}/{requests} checks of {url} failed ({', '.join(sorted(set(failures)))})")
+    ex.progress.line(f"    {requests}/{requests} checks of {url} passed")
 
 
 def require_only_release(ex: Executor, color: str) -> None:
