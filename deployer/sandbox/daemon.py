@@ -5,6 +5,12 @@ which stops every task process it started. It also stops by itself after `--life
 Besides moto and one proxy per listener it runs the front door (deployer.sandbox.front_door), an
 HTTP forward proxy that reaches those listeners by ALB DNS name; its URL is `front_door` in
 state.json and DEPLOYER_HTTP_PROXY in `deployer sandbox env`.
+
+Time scale: ECS's native blue/green, linear and canary deployments count in minutes (bake times,
+lifecycle hook timeouts), too long for a sandbox. One ECS minute lasts DEPLOYER_SANDBOX_MINUTE
+seconds here (default 5; tests set it lower, e.g. 0.5), read once at start. It scales every
+minute-valued setting of a deployment, not CloudWatch alarm periods (real seconds) nor target
+group deregistration delays (already seconds).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     log = logging.getLogger("deployer.sandbox")
 
+    from moto.cloudwatch.models import cloudwatch_backends
     from moto.ecs.models import ecs_backends
     from moto.elbv2.models import elbv2_backends
     from moto.server import ThreadedMotoServer
@@ -55,9 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     from deployer.sandbox.health import HealthChecker
     from deployer.sandbox.images import load_images
     from deployer.sandbox.metrics import MetricsFeeder
+    from deployer.sandbox.native_deployments import time_scale
     from deployer.sandbox.proxy import ListenerProxy, Recorder
     from deployer.sandbox.target_health import TargetHealth
     from deployer.sandbox.tasks import TaskRunner
+
+    try:
+        minute = time_scale(os.environ)
+    except ValueError as exc:
+        log.error("%s", exc)
+        raise SystemExit(str(exc)) from None
 
     target_health = TargetHealth()  # the one shared view of target health in this process
     moto_ext.install(target_health)
@@ -66,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = f"http://127.0.0.1:{args.port}"
     ecs = ecs_backends[ACCOUNT][args.region]
     elbv2 = elbv2_backends[ACCOUNT][args.region]
-    controller = EcsController(ecs, elbv2, TaskRunner(args.app, args.dir / "tasks"), load_images(args.images), target_health)
+    controller = EcsController(ecs, elbv2, TaskRunner(args.app, args.dir / "tasks"), load_images(args.images), target_health,
+                               minute=minute, cloudwatch_backend=cloudwatch_backends[ACCOUNT][args.region])
     health = HealthChecker(elbv2, target_health)
     recorder = Recorder()
     cloudwatch = ClientFactory(AwsSettings.emulated(endpoint, args.region, "sandbox")).client("cloudwatch")
@@ -137,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
     write_state(state_path, state())
-    log.info("sandbox up on %s", endpoint)
+    log.info("sandbox up on %s (one ECS minute lasts %gs)", endpoint, minute)
     threads = [
         loop("ecs", 0.25, lambda: controller.tick()),
         loop("health", 0.25, lambda: health.tick()),

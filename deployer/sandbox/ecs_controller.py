@@ -11,6 +11,11 @@ Every task is also a moto ECS task (deployer.sandbox.moto_ext.ecs_tasks), so Lis
 DescribeTasks show it: PENDING until its port answers, then RUNNING; when stopped, desiredStatus
 STOPPED and DEACTIVATING while its target drains, STOPPING, then STOPPED with its reason. A
 StopTask call is honoured the same way (the service then starts a replacement).
+
+Native services (blue/green, linear, canary run by ECS itself) are scheduled differently: the
+native scheduler (deployer.sandbox.native_scheduler) runs their service deployments and says
+which revision runs how many tasks in which target group; this controller keeps those fleets.
+One ECS minute lasts `minute` seconds here (DEPLOYER_SANDBOX_MINUTE, read by the daemon).
 """
 
 from __future__ import annotations
@@ -20,11 +25,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.utils import utcnow
 from moto.moto_api._internal import mock_random
 
+from deployer.sandbox.alarm_watch import AlarmWatch
 from deployer.sandbox.images import image_env
+from deployer.sandbox.native_deployments import DEFAULT_MINUTE
+from deployer.sandbox.native_scheduler import Fleet, NativeScheduler
 from deployer.sandbox.target_health import TargetHealth
+from deployer.sandbox.moto_ext import ecs_deployments
 from deployer.sandbox.moto_ext.ecs import new_deployment
 from deployer.sandbox.moto_ext.ecs_tasks import SandboxTask, publish
 from deployer.sandbox.tasks import Task, TaskRunner
@@ -50,12 +60,22 @@ class EcsController:
     lock: threading.Lock = field(default_factory=threading.Lock)
     tasks: dict[str, list[Task]] = field(default_factory=dict)  # "cluster:service" -> tasks
     draining: list[Task] = field(default_factory=list)
+    minute: float = DEFAULT_MINUTE  # seconds one ECS minute lasts (bake times, hook timeouts of native deployments)
+    cloudwatch_backend: object = None  # where deployment alarms are evaluated (default: moto's, same account and region)
+    native: NativeScheduler = field(init=False)
+
+    def __post_init__(self) -> None:
+        cloudwatch = self.cloudwatch_backend or cloudwatch_backends[self.ecs_backend.account_id][self.ecs_backend.region_name]
+        self.native = NativeScheduler(self.ecs_backend, self.elbv2_backend, self.target_health, AlarmWatch(cloudwatch),
+                                      self.minute, self._event)
 
     # ------------------------------------------------------------ the loop body
     def tick(self, now: float | None = None) -> None:
         now = now or time.time()
         with self.lock:
-            for key, service in list(self.ecs_backend.services.items()):
+            with ecs_deployments.LOCK:  # a service being created is seen whole (its deployment configuration set)
+                services = list(self.ecs_backend.services.items())
+            for key, service in services:
                 if service.status != "ACTIVE":
                     continue
                 self._reconcile(key, service, now)
@@ -79,6 +99,9 @@ class EcsController:
     def _reconcile(self, key: str, service, now: float) -> None:
         if not getattr(service, "deployments", None):
             service.deployments = [new_deployment(service, service.task_definition)]
+        if ecs_deployments.native(service):
+            self._reconcile_native(key, service, now)
+            return
         primary = service.deployments[0]
         config = getattr(service, "deployment_configuration", None) or {}
         max_percent = int(config.get("maximumPercent", 200))
@@ -88,29 +111,7 @@ class EcsController:
         tasks = self.tasks.setdefault(key, [])
         target_group = self._target_group(service)
         grace = int(getattr(service, "health_check_grace_period_seconds", 0) or 0)
-
-        # tasks that exited, or that their target group found unhealthy after the grace period
-        for task in list(tasks):
-            health = self.target_health.state(task.target_group, task.ip) if task.target_group else "healthy"
-            crashed = not task.alive()
-            unhealthy = health == "unhealthy" and now - task.started_at > grace
-            record = task.record
-            if crashed or unhealthy:
-                tasks.remove(task)
-                why = "Essential container in task exited" if crashed else "Task failed ELB health checks"
-                self._event(service, f"(service {service.name}) has stopped 1 running tasks: (task {self._id(task)}). {why}.")
-                if crashed:
-                    self._drain(task, now, immediately=True, reason=why, code="EssentialContainerExited")
-                else:
-                    self._drain(task, now, immediately=True, reason=f"{why} in (target-group {task.target_group})")
-                if task.deployment_id == primary["id"]:
-                    primary["failedTasks"] = primary.get("failedTasks", 0) + 1
-            elif record is not None and record.desired_status == "STOPPED":  # StopTask
-                tasks.remove(task)
-                self._event(service, f"(service {service.name}) has stopped 1 running tasks: (task {self._id(task)}).")
-                self._drain(task, now)
-            elif record is not None and record.last_status == "PENDING" and task.answers():
-                record.running()
+        self._reap(service, tasks, primary, grace, now)
 
         if primary["rolloutState"] == "IN_PROGRESS" and breaker.get("enable") and primary.get("failedTasks", 0) >= breaker_threshold(desired):
             self._trip_breaker(service, primary, bool(breaker.get("rollback")))
@@ -168,6 +169,64 @@ class EcsController:
             primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
             service.deployments = [primary]
             self._event(service, f"(service {service.name}) has reached a steady state.")
+
+    def _reap(self, service, tasks: list[Task], primary: dict, grace: int, now: float) -> None:
+        """Tasks that exited, or that their target group found unhealthy after the grace period,
+        are stopped (a failure of the PRIMARY deployment's counts); StopTask is honoured; a task
+        whose port answers is RUNNING."""
+        for task in list(tasks):
+            health = self.target_health.state(task.target_group, task.ip) if task.target_group else "healthy"
+            crashed = not task.alive()
+            unhealthy = health == "unhealthy" and now - task.started_at > grace
+            record = task.record
+            if crashed or unhealthy:
+                tasks.remove(task)
+                why = "Essential container in task exited" if crashed else "Task failed ELB health checks"
+                self._event(service, f"(service {service.name}) has stopped 1 running tasks: (task {self._id(task)}). {why}.")
+                if crashed:
+                    self._drain(task, now, immediately=True, reason=why, code="EssentialContainerExited")
+                else:
+                    self._drain(task, now, immediately=True, reason=f"{why} in (target-group {task.target_group})")
+                if task.deployment_id == primary["id"]:
+                    primary["failedTasks"] = primary.get("failedTasks", 0) + 1
+            elif record is not None and record.desired_status == "STOPPED":  # StopTask
+                tasks.remove(task)
+                self._event(service, f"(service {service.name}) has stopped 1 running tasks: (task {self._id(task)}).")
+                self._drain(task, now)
+            elif record is not None and record.last_status == "PENDING" and task.answers():
+                record.running()
+
+    # ------------------------------------------------------------ native services
+    def _reconcile_native(self, key: str, service, now: float) -> None:
+        tasks = self.tasks.setdefault(key, [])
+        grace = int(getattr(service, "health_check_grace_period_seconds", 0) or 0)
+        self._reap(service, tasks, service.deployments[0], grace, now)
+        fleets = self.native.tick(service, tasks, [t for t in self.draining if t.service_key == key], now)
+        self._keep(key, service, tasks, fleets, now)
+
+    def _keep(self, key: str, service, tasks: list[Task], fleets: list[Fleet], now: float) -> None:
+        """Each fleet at its count (the newest extra tasks stop first); tasks of no fleet stop."""
+        wanted = {f.deployment["id"]: f for f in fleets}
+        kept: dict[str, int] = {}
+        for task in sorted(tasks, key=lambda t: t.started_at):
+            fleet = wanted.get(task.deployment_id)
+            if fleet is not None and kept.get(task.deployment_id, 0) < fleet.count:
+                kept[task.deployment_id] = kept.get(task.deployment_id, 0) + 1
+                continue
+            tasks.remove(task)
+            self._event(service, f"(service {service.name}) has stopped 1 running tasks: (task {self._id(task)}).")
+            self._drain(task, now, reason=f"Scaling activity initiated by (deployment {task.deployment_id})")
+        for fleet in fleets:
+            for _ in range(fleet.count - kept.get(fleet.deployment["id"], 0)):
+                task = self._start(key, service, fleet.deployment, fleet.target_group)
+                if task is not None:
+                    tasks.append(task)
+        for deployment in service.deployments:
+            count = wanted[deployment["id"]].count if deployment["id"] in wanted else 0
+            running = sum(1 for t in tasks if t.deployment_id == deployment["id"] and t.alive())
+            deployment.update(desiredCount=count, runningCount=running, pendingCount=max(0, count - running), updatedAt=utcnow())
+        service.running_count = sum(1 for t in tasks if t.alive())
+        service.pending_count = sum(d["pendingCount"] for d in service.deployments)
 
     # ------------------------------------------------------------ helpers
     def _target_group(self, service) -> str | None:

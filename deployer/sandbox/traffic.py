@@ -75,14 +75,23 @@ class TrafficResult:
         return f"{self.sent} requests, {errors} 5xx ({errors / self.sent:.1%}){'; ' + versions if versions else ''}"
 
 
+def listener_of(arn: str) -> str:
+    """The listener of a listener rule's ARN (`...:listener-rule/app/<lb>/<id>/<listener>/<rule>`), whose
+    proxy serves it: an ECS-native service's weights live on its production rule. A listener's ARN as is."""
+    if ":listener-rule/" not in arn:
+        return arn
+    return arn.replace(":listener-rule/", ":listener/", 1).rsplit("/", 1)[0]
+
+
 def service_urls(sandbox: Sandbox, service_name: str) -> list[tuple[str, int]]:
     """(base URL, weight) pairs clients of the service would use right now."""
     proxies = sandbox.state.get("proxies", {})
     cfn = sandbox.client("cloudformation")
     stack = cfn.describe_stacks(StackName=names.stack_name(service_name))["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    if names.OUTPUT_LISTENER in outputs and outputs[names.OUTPUT_LISTENER] in proxies:
-        return [(f"http://127.0.0.1:{proxies[outputs[names.OUTPUT_LISTENER]]['port']}", 1)]
+    listener = listener_of(outputs.get(names.OUTPUT_LISTENER, ""))
+    if listener in proxies:
+        return [(f"http://127.0.0.1:{proxies[listener]['port']}", 1)]
     by_dns = {p["dns_name"]: p for p in proxies.values() if not p.get("redirects")}
     route53 = sandbox.client("route53")
     zone = outputs.get(names.OUTPUT_ZONE, "")

@@ -29,11 +29,16 @@ def proxy_base() -> int:
     return 20000 + 8000 * (index % 5) + os.getpid() % 4000
 
 
+# One ECS minute (engine ecs: bake times, hook timeouts) lasts this many seconds in the tier's sandboxes.
+SANDBOX_MINUTE = "2"
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory):
     directory = tmp_path_factory.mktemp("sandbox")
     from tests.functional.conftest import free_port
 
+    os.environ["DEPLOYER_SANDBOX_MINUTE"] = SANDBOX_MINUTE  # read by the daemon control.up starts
     box = control.up(spec=HERE / "deployer.yaml", images=EXAMPLES / "sandbox-images.yaml", port=free_port(),
                      proxy_base=proxy_base(), directory=directory, lifetime=1800)
     try:

@@ -1,7 +1,8 @@
 """Extensions that make moto (pinned exactly) behave like documented AWS where it does not.
 
 Each extension patches one moto backend method, says which AWS behaviour it imitates, and has
-a test in tests/functional/test_moto_ext.py. `install()` is idempotent.
+a test in tests/functional/test_moto_ext.py (the service deployments of native ECS services and
+AWS::CloudWatch::Alarm: in tests/functional/test_sandbox_native*.py). `install()` is idempotent.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def install(target_health) -> None:
 
     if moto.__version__ != MOTO_VERSION:
         raise RuntimeError(f"the sandbox's moto extensions are written for moto {MOTO_VERSION}, found {moto.__version__}")
-    from deployer.sandbox.moto_ext import cloudformation, cloudwatch, ecs, ecs_tasks, elbv2, route53
+    from deployer.sandbox.moto_ext import cloudformation, cloudwatch, cloudwatch_alarms, ecs, ecs_deployments, ecs_tasks, elbv2, route53
 
     cloudformation.install()
     elbv2.install()
@@ -29,6 +30,8 @@ def install(target_health) -> None:
     elbv2.install_health(target_health)
     route53.install()
     cloudwatch.install()
+    cloudwatch_alarms.install()
     ecs.install()
+    ecs_deployments.install()
     ecs_tasks.install()
     _installed_with = target_health

@@ -6,6 +6,11 @@ LaunchType, and UpdateService with a new task definition starts a new PRIMARY de
 those properties, stores the task definition as a bare `family:revision` and makes no
 deployment. The sandbox's ECS controller (deployer.sandbox.ecs_controller) then moves the
 deployments: it starts and stops tasks and sets runningCount, rolloutState and events.
+CreateService keeps its deploymentConfiguration (AWS fills in the defaults; moto 5.2.5 drops it),
+and AWS::ECS::Service its DeploymentController. On a native service (blue/green, linear, canary)
+creation and each new deployment also start a service deployment
+(deployer.sandbox.moto_ext.ecs_deployments), and a configuration ECS refuses (a PAUSE hook at
+TEST_TRAFFIC_SHIFT, a canary percent out of bounds ...) is an InvalidParameterException.
 
 AWS::ECS::TaskDefinition keeps NetworkMode, RequiresCompatibilities, Cpu, Memory, TaskRoleArn,
 ExecutionRoleArn and RuntimePlatform, and its container definitions read back in the API's
@@ -19,7 +24,10 @@ from typing import Any
 
 from moto.core.utils import pascal_to_camelcase, remap_nested_keys, utcnow
 from moto.ecs.models import EC2ContainerServiceBackend, Service, TaskDefinition, ecs_backends
+from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
+
+from deployer.sandbox.moto_ext.ecs_deployments import LOCK, check, native, start
 
 DEFAULT_DEPLOYMENT_CONFIGURATION = {"maximumPercent": 200, "minimumHealthyPercent": 100,
                                     "deploymentCircuitBreaker": {"enable": False, "rollback": False}}
@@ -37,9 +45,10 @@ def new_deployment(service: Any, task_definition: str, status: str = "PRIMARY") 
 
 
 def _camel(d: Any) -> Any:
-    """CloudFormation's PascalCase properties -> the API's camelCase."""
+    """CloudFormation's PascalCase properties -> the API's camelCase; a lifecycle hook's HookDetails
+    is the user's own JSON and stays as given."""
     if isinstance(d, dict):
-        return {k[:1].lower() + k[1:]: _camel(v) for k, v in d.items()}
+        return {k[:1].lower() + k[1:]: v if k == "HookDetails" else _camel(v) for k, v in d.items()}
     if isinstance(d, list):
         return [_camel(v) for v in d]
     return d
@@ -97,30 +106,37 @@ def install() -> None:
         backend = ecs_backends[account_id][region_name]
         cluster = props["Cluster"].name if hasattr(props["Cluster"], "name") else props["Cluster"]
         name = props.get("ServiceName") or resource_name
-        service = backend.create_service(
-            cluster, name, int(props.get("DesiredCount") or 0),
-            task_definition_str=_arn(props["TaskDefinition"], backend),
-            load_balancers=_camel(props.get("LoadBalancers", [])),
-            launch_type=props.get("LaunchType"),
-            propagate_tags=props.get("PropagateTags", "NONE"),
-        )
-        service.deployment_configuration = _camel(props.get("DeploymentConfiguration")) or dict(DEFAULT_DEPLOYMENT_CONFIGURATION)
-        service.network_configuration = _camel(props.get("NetworkConfiguration", {}))
-        service.health_check_grace_period_seconds = int(props.get("HealthCheckGracePeriodSeconds", 0))
-        service.deployments = [new_deployment(service, service.task_definition)]
+        config = _camel(props.get("DeploymentConfiguration"))
+        check(config)
+        with LOCK:  # the ECS controller sees the service whole, its first service deployment included
+            service = backend.create_service(
+                cluster, name, int(props.get("DesiredCount") or 0),
+                task_definition_str=_arn(props["TaskDefinition"], backend),
+                load_balancers=_camel(props.get("LoadBalancers", [])),
+                launch_type=props.get("LaunchType"),
+                propagate_tags=props.get("PropagateTags", "NONE"),
+                deployment_controller=_camel(props.get("DeploymentController")),
+            )
+            service.deployment_configuration = config or dict(DEFAULT_DEPLOYMENT_CONFIGURATION)
+            service.network_configuration = _camel(props.get("NetworkConfiguration", {}))
+            service.health_check_grace_period_seconds = int(props.get("HealthCheckGracePeriodSeconds", 0))
+            service.deployments = [new_deployment(service, service.task_definition)]
+            if native(service):
+                start(backend, service, initial=True)
         return service
 
     def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
         props = cloudformation_json["Properties"]
         backend = ecs_backends[account_id][region_name]
         cluster = props["Cluster"].name if hasattr(props["Cluster"], "name") else props["Cluster"]
-        service = backend.update_service({
-            "cluster": cluster, "service": original_resource.name,
-            "task_definition": _arn(props["TaskDefinition"], backend),
-            "desired_count": int(props.get("DesiredCount") or 0),
-            "deployment_configuration": _camel(props.get("DeploymentConfiguration")),
-        })
-        service.load_balancers = _camel(props.get("LoadBalancers", service.load_balancers))
+        with LOCK:  # a native deployment starts with the template's load balancers
+            service = backend.update_service({
+                "cluster": cluster, "service": original_resource.name,
+                "task_definition": _arn(props["TaskDefinition"], backend),
+                "desired_count": int(props.get("DesiredCount") or 0),
+                "deployment_configuration": _camel(props.get("DeploymentConfiguration")),
+            })
+            service.load_balancers = _camel(props.get("LoadBalancers", service.load_balancers))
         return service
 
     Service.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
@@ -129,30 +145,61 @@ def install() -> None:
     original_update = EC2ContainerServiceBackend.update_service
 
     def update_service(self, service_properties):
+        """A new task definition (or forceNewDeployment on a native service) starts a new PRIMARY
+        deployment; on a native service, also a service deployment (deployer.sandbox.moto_ext.ecs_deployments)."""
         cluster = service_properties.get("cluster", "default")
         name = service_properties["service"].split("/")[-1]
-        before = self._get_service(cluster, name)
-        old_td, old_running = before.task_definition, before.running_count
-        requested_td = service_properties.get("task_definition")
         config = service_properties.pop("deployment_configuration", None)
-        service = original_update(self, service_properties)
-        service.running_count = old_running  # the controller counts real tasks
-        service.pending_count = 0
-        if config:
-            service.deployment_configuration = {**DEFAULT_DEPLOYMENT_CONFIGURATION, **config}
-        if requested_td:
-            service.task_definition = self.describe_task_definition(requested_td).arn
-        deployments = getattr(service, "deployments", None) or []
-        if requested_td and service.task_definition != old_td:
-            for d in deployments:
-                if d["status"] == "PRIMARY":
-                    d["status"] = "ACTIVE"
-            service.deployments = [new_deployment(service, service.task_definition)] + deployments
-        elif deployments:
-            primary = deployments[0]
-            primary["desiredCount"] = service.desired_count
-            if primary["runningCount"] != service.desired_count:
-                primary["rolloutState"] = "IN_PROGRESS"
+        check(config)
+        force = service_properties.pop("force_new_deployment", False)
+        with LOCK:
+            before = self._get_service(cluster, name)
+            old_td, old_running = before.task_definition, before.running_count
+            requested_td = service_properties.get("task_definition")
+            service = original_update(self, service_properties)
+            service.running_count = old_running  # the controller counts real tasks
+            service.pending_count = 0
+            if config:
+                service.deployment_configuration = {**DEFAULT_DEPLOYMENT_CONFIGURATION, **config}
+            if requested_td:
+                service.task_definition = self.describe_task_definition(requested_td).arn
+            deployments = getattr(service, "deployments", None) or []
+            if (requested_td and service.task_definition != old_td) or (force and native(service)):
+                for d in deployments:
+                    if d["status"] == "PRIMARY":
+                        d["status"] = "ACTIVE"
+                service.deployments = [new_deployment(service, service.task_definition)] + deployments
+                if native(service):
+                    start(self, service, initial=False)
+                return service
+            if force and deployments:  # moto's own forceNewDeployment: the PRIMARY deployment gets a new ID
+                deployments[0]["id"] = f"ecs-svc/{mock_random.randint(0, 32**12)}"
+                deployments[0]["createdAt"] = deployments[0]["updatedAt"] = utcnow()
+            if deployments:
+                primary = deployments[0]
+                primary["desiredCount"] = service.desired_count
+                if primary["runningCount"] != service.desired_count:
+                    primary["rolloutState"] = "IN_PROGRESS"
         return service
 
     EC2ContainerServiceBackend.update_service = update_service
+    install_create_service()
+
+
+def install_create_service() -> None:
+    """CreateService keeps deploymentConfiguration (AWS fills in the defaults); moto 5.2.5 drops it.
+    A native service's creation is its first service deployment."""
+    original = EC2ContainerServiceResponse.create_service
+
+    def create_service(self):
+        config = self._get_param("deploymentConfiguration")
+        check(config)
+        with LOCK:
+            result = original(self)
+            service = result.result["service"]
+            service.deployment_configuration = {**DEFAULT_DEPLOYMENT_CONFIGURATION, **(config or {})}
+            if native(service):
+                start(self.ecs_backend, service, initial=True)
+        return result
+
+    EC2ContainerServiceResponse.create_service = create_service
