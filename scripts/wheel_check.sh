@@ -84,9 +84,13 @@ exports="$(grep '^export ' "$work/last.log")"
 eval "$exports"
 [ -n "${AWS_ENDPOINT_URL:-}" ] && [ -f "${DEPLOYER_CONFIG:-}" ] || { echo "wheel check: sandbox up printed no usable exports" >&2; exit 1; }
 
-step "bootstrap, provision web, api and worker-web"
+step "bootstrap, provision web, api, worker-web and checkout (engine ecs)"
 run "$deployer" bootstrap
-for service in web api worker-web; do run "$deployer" provision "$service"; done
+for service in web api worker-web checkout; do run "$deployer" provision "$service"; done
+
+step "release checkout --dry-run (ECS's own canary)"
+run "$deployer" release checkout --image example/checkout:2 --dry-run
+grep -q "start ECS's CANARY deployment" "$work/last.log" || { echo "wheel check: the engine-ecs dry run printed no plan" >&2; exit 1; }
 
 step "train release storefront --dry-run"
 run "$deployer" train release storefront --dry-run --image api=example/api:2 --image web=example/web:2 --image worker-web=example/worker-web:2
@@ -105,4 +109,4 @@ if [ -n "$("$deployer" sandbox status | grep -v '^no sandbox is running$' || tru
   echo "wheel check: the sandbox is still running after sandbox down" >&2; exit 1
 fi
 
-echo "wheel check: the wheel installs and runs sandbox up, bootstrap, provision, a train's dry run, pipelines init, sandbox down ($((SECONDS - started))s)"
+echo "wheel check: the wheel installs and runs sandbox up, bootstrap, provision, an engine-ecs and a train's dry run, pipelines init, sandbox down ($((SECONDS - started))s)"

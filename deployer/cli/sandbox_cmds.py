@@ -81,11 +81,12 @@ def traffic(service, rps, duration):
 
 
 @sandbox.command()
-@click.argument("chapter", required=False, default="story", type=click.Choice(["story", "trains"]))
+@click.argument("chapter", required=False, default="story", type=click.Choice(["story", "trains", "native"]))
 @click.option("--keep", is_flag=True, help="Leave the sandbox running afterwards.")
 def demo(chapter, keep):
     """A story in the sandbox. `story` (the default): a good canary, a faulty one rolled back,
-    blue/green over DNS. `trains`: a release train once good, once halted by a bad member."""
+    blue/green over DNS. `trains`: a release train once good, once halted by a bad member.
+    `native`: ECS's own canary (engine ecs) judged stage by stage, once good, once rolled back."""
     from deployer.sandbox.demo import run_demo
 
     raise SystemExit(run_demo(chapter, keep=keep))

@@ -6,6 +6,10 @@
 - `trains` (opt-in, about 3.5 minutes): the example's train `storefront` (api, then web and
   worker-web) released once good, then once with a bad web: the train halts and rolls back api
   and worker-web too.
+- `native` (opt-in, about 2 minutes): `checkout`, whose deployments ECS runs itself (engine ecs,
+  emulated stage by stage, one ECS minute lasting DEPLOYER_SANDBOX_MINUTE seconds): v2 continued
+  at each judged stage, then v3 (20% 5xx) rolled back by the judge at the canary stage, with the
+  numbers; `status` shows where ECS's deployment ended.
 """
 
 from __future__ import annotations
@@ -103,13 +107,27 @@ def _trains(sandbox: control.Sandbox) -> tuple[dict[str, int], dict[str, int], d
     return outcomes, expected, results
 
 
+def _native(sandbox: control.Sandbox) -> tuple[dict[str, int], dict[str, int], dict]:
+    sandbox = _set_up(sandbox, ("checkout",))
+    outcomes: dict[str, int] = {}
+    with _traffic(sandbox, {"checkout": 60}) as results:
+        _deployer(sandbox, "release", "checkout", "--image", "example/checkout:2", "--dry-run")
+        outcomes["checkout v2 (ECS canary)"] = _deployer(sandbox, "release", "checkout", "--image", "example/checkout:2", "--poll", "2s")
+        outcomes["checkout v3 (ECS canary, 20% 5xx)"] = _deployer(sandbox, "release", "checkout", "--image", "example/checkout:3",
+                                                                "--poll", "2s")
+    _deployer(sandbox, "status", "checkout")
+    _deployer(sandbox, "history", "checkout")
+    expected = {"checkout v2 (ECS canary)": 0, "checkout v3 (ECS canary, 20% 5xx)": 3}
+    return outcomes, expected, results
+
+
 def run_demo(chapter: str = "story", keep: bool = False) -> int:
     started = time.monotonic()
     was_running = control.find() is not None
     sandbox = control.up()
     click.echo(f"sandbox at {sandbox.endpoint}; spec {sandbox.spec}")
     try:
-        outcomes, expected, results = {"story": _story, "trains": _trains}[chapter](sandbox)
+        outcomes, expected, results = {"story": _story, "trains": _trains, "native": _native}[chapter](sandbox)
         click.echo(click.style("\nsummary", bold=True))
         for name, code in outcomes.items():
             click.echo(f"  {name:<40} {MEANING.get(code, f'exit {code}')}")
@@ -117,7 +135,8 @@ def run_demo(chapter: str = "story", keep: bool = False) -> int:
             click.echo(f"  traffic {service:<32} {result.line()}")
         click.echo(f"  demo took {time.monotonic() - started:.0f}s")
         if chapter == "story":
-            click.echo("  next: `deployer sandbox demo trains` releases api, web and worker-web as one train")
+            click.echo("  next: `deployer sandbox demo trains` releases api, web and worker-web as one train;")
+            click.echo("        `deployer sandbox demo native` shows ECS's own canary judged stage by stage")
         return 0 if outcomes == expected else 1
     finally:
         if not keep and not was_running:
