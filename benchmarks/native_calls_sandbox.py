@@ -94,6 +94,8 @@ def main() -> int:
                 if code != 0:
                     raise SystemExit(f"{' '.join(args)} failed:\n{out}")
             via_proxy = {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.server_address[1]}"}
+            time.sleep(2)  # the sandbox finds the new listeners and starts their proxies
+            box = control.find(directory / "sandbox") or box  # its state now names those proxies
             for service in ("own", "ecs"):
                 code, seconds, counts, out = release(box, via_proxy, service, counter)
                 if code != 0:
