@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from deployer.sandbox import control, traffic  # noqa: E402
-from rolling_calls_sandbox import Counter, counting_proxy, free_port, run_tool, summary  # noqa: E402
+from rolling_calls_sandbox import Counter, counting_proxy, run_tool, sandbox_with, summary  # noqa: E402
 
 MINUTE = "2"
 COMMON = """\
@@ -79,11 +79,7 @@ def main() -> int:
     os.environ["DEPLOYER_SANDBOX_MINUTE"] = MINUTE
     with tempfile.TemporaryDirectory(prefix="native-calls-") as tmp:
         directory = Path(tmp)
-        spec, images = directory / "deployer.yaml", directory / "images.yaml"
-        spec.write_text(SPEC)
-        images.write_text(json.dumps(IMAGES))
-        box = control.up(spec=spec, images=images, port=free_port(), proxy_base=30000 + os.getpid() % 20000,
-                         directory=directory / "sandbox", lifetime=1800)
+        box = sandbox_with(directory, SPEC, IMAGES)
         counter = Counter()
         proxy = counting_proxy(box.endpoint, counter)
         results = {}

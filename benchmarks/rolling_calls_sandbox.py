@@ -156,15 +156,20 @@ def summary(label: str, counts: collections.Counter, seconds: float, journal_ser
     return work, journal
 
 
+def sandbox_with(directory: Path, spec_text: str, images: dict) -> control.Sandbox:
+    """A sandbox of its own in `directory` for this spec and these images."""
+    spec, images_file = directory / "deployer.yaml", directory / "images.yaml"
+    spec.write_text(spec_text)
+    images_file.write_text(json.dumps(images))
+    return control.up(spec=spec, images=images_file, port=free_port(), proxy_base=30000 + os.getpid() % 20000,
+                      directory=directory / "sandbox", lifetime=1800)
+
+
 def main() -> int:
     ecs_deploy, why_not = ecs_deploy_executable()
     with tempfile.TemporaryDirectory(prefix="rolling-calls-") as tmp:
         directory = Path(tmp)
-        spec, images = directory / "deployer.yaml", directory / "images.yaml"
-        spec.write_text(SPEC)
-        images.write_text(json.dumps(IMAGES))
-        box = control.up(spec=spec, images=images, port=free_port(), proxy_base=30000 + os.getpid() % 20000,
-                         directory=directory / "sandbox", lifetime=1800)
+        box = sandbox_with(directory, SPEC, IMAGES)
         counter = Counter()
         proxy = counting_proxy(box.endpoint, counter)
         try:

@@ -40,9 +40,23 @@ def plan_native(service: "Service", observed: "Observed", request: "ReleaseReque
         StartEcsDeployment(NEW_REVISION, ECS_STRATEGY[service.release.strategy]),
         FollowEcsDeployment(target, live, judge_at(service), GateLimits.from_spec(service.release.gates),
                             PRE_TRAFFIC_REQUESTS, service.release.ecs_options.test_path or service.health_check.path,
-                            service.release.timeout),
+                            follow_timeout(service)),
     )
     return Plan(service.name, service.release.strategy, live, target, steps, spec_digest(service))
+
+
+def follow_timeout(service: "Service") -> int:
+    """`release.timeout` beyond the time ECS itself bakes: a long bake is a setting, not a hang."""
+    from deployer.spec.native import linear_steps
+
+    release = service.release
+    bakes = release.bake
+    if release.strategy == "canary":
+        bakes += release.ecs_options.canary_bake
+    if release.strategy == "linear":
+        step_bake = release.linear.step_bake if release.linear.step_bake is not None else release.bake
+        bakes += step_bake * linear_steps(release.linear.step_percent)
+    return release.timeout + bakes
 
 
 def plan_native_manual_rollback(service: "Service", observed: "Observed", previous_revision: str) -> Plan:
@@ -53,7 +67,7 @@ def plan_native_manual_rollback(service: "Service", observed: "Observed", previo
     target = target or other(live)
     steps: tuple[Step, ...] = (
         StartEcsDeployment(previous_revision, ECS_STRATEGY[service.release.strategy]),
-        FollowEcsDeployment(target, live, judge_at(service), None, 0, service.health_check.path, service.release.timeout),
+        FollowEcsDeployment(target, live, judge_at(service), None, 0, service.health_check.path, follow_timeout(service)),
     )
     return Plan(service.name, "rollback", live, target, steps, spec_digest(service))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deployer.errors import Interrupted, Locked, RolledBack, UsageError
+from deployer.errors import DeployerError, Interrupted, Locked, RolledBack, UsageError
 from deployer.release import record as states
 from deployer.release.executor import Executor
 from deployer.release.journal import Journal, Lease, LostLock
@@ -265,10 +265,14 @@ def status(executor: Executor) -> dict:
 def ecs_deployment_status(executor: Executor) -> dict | None:
     """engine ecs: ECS's deployment of the service now (its stage, hooks waiting, weights), or None."""
     target = executor.target
-    arn = target.current_deployment()
-    if not arn:
-        return None
-    found = target.deployment(arn)
+    try:
+        arn = target.current_deployment()
+        if not arn:
+            return None
+        found = target.deployment(arn)
+    except DeployerError as error:  # status shows what it can
+        return {"arn": "", "status": "unknown", "stage": "", "status_reason": error.message, "target_groups": {},
+                "awaiting_hook": None, "triggered_alarms": []}
     waiting = found.awaiting()
     return {"arn": arn, "status": found.status, "stage": found.stage, "status_reason": found.status_reason,
             "target_groups": target.weights() if executor.service.target_colors != ("main",) else {},

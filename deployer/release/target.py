@@ -170,6 +170,12 @@ class ServiceTarget:
     def current_deployment(self) -> str | None:
         return self.deployments.current(self.service.cluster, self.ecs_name("main"))
 
+    def deployment_created_since(self, at: float) -> str | None:
+        """The newest deployment ECS created for the service at or after `at` (epoch seconds)."""
+        since = datetime.fromtimestamp(at - 1.0, timezone.utc)  # a second of clock skew
+        found = self.deployments.list(self.service.cluster, self.ecs_name("main"), created_after=since)
+        return found[0]["serviceDeploymentArn"] if found else None
+
     def deployment(self, arn: str) -> ServiceDeployment:
         return self.deployments.describe(arn)
 

@@ -43,6 +43,10 @@ class ScriptedEcs(FakeTarget):
     stops: int = 0
     triggered: tuple = ()
     revision: str = ""
+    created_at: float = 0.0
+    deployments: int = 0
+    arn: str = ""
+    lose_start_answer: bool = False  # the runner dies right after UpdateService (before it records the deployment)
 
     @classmethod
     def native(cls, clock, **kw) -> "ScriptedEcs":
@@ -65,10 +69,17 @@ class ScriptedEcs(FakeTarget):
     def start_deployment(self, task_definition: str) -> None:
         self._touch("start_deployment")
         self.revision, self.script, self.at, self.status = task_definition, self._plan_script(), -1, "IN_PROGRESS"
+        self.created_at, self.deployments = self.clock(), self.deployments + 1
+        self.arn = ARN if self.deployments == 1 else f"{ARN}-{self.deployments}"
         self._enter_next()
 
     def current_deployment(self):
-        return ARN if self.status != "NONE" else None
+        if self.lose_start_answer and self.status != "NONE":
+            raise KeyboardInterrupt  # the runner is gone here
+        return self.arn if self.status != "NONE" else None
+
+    def deployment_created_since(self, at: float):
+        return self.arn if self.status != "NONE" and self.created_at >= at - 1.0 else None
 
     def _enter_next(self) -> None:
         self.at += 1
@@ -101,6 +112,7 @@ class ScriptedEcs(FakeTarget):
 
     def deployment(self, arn: str) -> ServiceDeployment:
         self._touch("deployment")
+        assert arn == self.arn, (arn, self.arn)
         self._advance()
         stage = self.script[self.at][0] if 0 <= self.at < len(self.script) else ""
         stage = "PRODUCTION_TRAFFIC_SHIFT" if stage == "CANARY_BAKE" else stage  # ECS shows the step's stage while it bakes
@@ -147,8 +159,10 @@ def test_native_plan_registers_starts_and_follows_with_ecs_rollback(checkout, cl
     assert follow.judge_at == ("POST_TEST_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT") and follow.canary == "green"
     assert plan.lines()[1] == " 2. start ECS's CANARY deployment of <new revision>"
     assert plan_rollback(plan, 0, "web:1", 2) == ()  # nothing started yet
-    assert plan_rollback(plan, 1, "web:1", 2) == (RollBackEcsDeployment(checkout.release.timeout),)
-    assert plan_native_rollback(plan, 2) == (RollBackEcsDeployment(checkout.release.timeout),)
+    # ECS's own bakes (canary 1m + bake 1m) come on top of release.timeout
+    assert follow.timeout == checkout.release.timeout + 120
+    assert plan_rollback(plan, 1, "web:1", 2) == (RollBackEcsDeployment(follow.timeout),)
+    assert plan_native_rollback(plan, 2) == (RollBackEcsDeployment(follow.timeout),)
     # the stored plan reads back the same
     from deployer.release.plan import plan_from_dict
     assert plan_from_dict(plan.to_dict()).steps[2] == follow and isinstance(follow, FollowEcsDeployment)
@@ -263,3 +277,45 @@ def test_status_shows_ecs_deployment_stage_and_waiting_hook(checkout, clock):
     assert data["ecs_deployment"]["awaiting_hook"].startswith("ecs-pause-")
     assert data["ecs_deployment"]["target_groups"] == {"blue": 100, "green": 0}
     assert data["colors"]["main"]["healthy"] == 4  # both target groups' targets
+
+
+def test_a_deployment_started_but_never_recorded_is_found_and_rolled_back(checkout, clock):
+    """The runner dies between UpdateService and writing the deployment's ARN: `rollback` finds the
+    deployment this release started (created since it began) and has ECS roll it back."""
+    target = ScriptedEcs.native(clock, lose_start_answer=True)
+    journal = MemoryJournal()
+    with pytest.raises(KeyboardInterrupt):
+        releases.release(make(checkout, target, clock, journal), request_from_spec(checkout, "example/checkout:2"), actor="t")
+    assert journal.latest("checkout").ecs_deployment == "" and target.status == "IN_PROGRESS"
+    target.lose_start_answer = False
+    clock.sleep(30)  # its lease runs out
+    with pytest.raises(RolledBack):
+        releases.rollback(make(checkout, target, clock, journal), actor="t")
+    record = journal.latest("checkout")
+    assert record.ecs_deployment == ARN and target.stops == 1 and target.status == "ROLLBACK_SUCCESSFUL"
+    assert target.calls.count("start_deployment") == 1
+
+
+def test_rolling_back_a_deployment_that_succeeded_meanwhile_redeploys_the_previous_revision(checkout, clock):
+    """The runner was gone through ECS's bake and ECS finished: the rollback of the unfinished release
+    has ECS deploy the revision that served before it (not the one before that)."""
+    target = ScriptedEcs.native(clock, behaviour={"example/checkout:2": Behaviour(0.01, 100)})
+    journal = MemoryJournal()
+    stop = {"now": False}
+
+    def stop_at_bake():
+        stop["now"] = stop["now"] or (0 <= target.at < len(target.script) and target.script[target.at][0] == "BAKE_TIME")
+        return stop["now"]
+
+    with pytest.raises(Interrupted):
+        releases.release(make(checkout, target, clock, journal, stop=stop_at_bake), request_from_spec(checkout, "example/checkout:2"),
+                         actor="t")
+    clock.sleep(120)
+    target.deployment(ARN)  # ECS finishes without anyone watching
+    assert target.status == "SUCCESSFUL" and target.colors["main"].task_definition == "web:2"
+    with pytest.raises(RolledBack):
+        releases.resume(make(checkout, target, clock, journal), actor="t", roll_back=True)
+    record = journal.latest("checkout")
+    assert target.revision == "web:1" and target.status == "SUCCESSFUL" and record.ecs_deployment == f"{ARN}-2"
+    assert target.colors["main"].task_definition == "web:1"
+    assert any("deploys the previous revision web:1" in e["text"] for e in record.events)

@@ -31,12 +31,15 @@ def start(ex: Executor, step: StartEcsDeployment, index, rollback=False) -> None
     revision = record.to_revision if step.task_definition == NEW_REVISION else step.task_definition
     if record.ecs_deployment:  # resumed after the start was recorded
         return
+    if ex.resumed and _adopt_started(ex, index):  # the runner died between UpdateService and recording its answer
+        return
     in_flight = ex.target.current_deployment()
     if in_flight and not ex.resumed:
         found = ex.target.deployment(in_flight)
         if not found.finished:
             raise InconsistentState(f"{ex.service.name}: ECS is already running deployment {in_flight} ({found.status}, {found.stage})",
-                                    hint=f"wait for it (`deployer status {ex.service.name}`), or stop it with `deployer rollback {ex.service.name}`")
+                                    hint=f"wait for it (`deployer status {ex.service.name}`), or stop it: "
+                                         f"`aws ecs stop-service-deployment --service-deployment-arn {in_flight} --stop-type ROLLBACK`")
     if ex.service.target_colors != ("main",):
         ex.record.weights = ex.target.weights()  # production as it was: what ECS moves from
     ex.target.start_deployment(revision)
@@ -52,6 +55,19 @@ def start(ex: Executor, step: StartEcsDeployment, index, rollback=False) -> None
     ex.note(index, f"ECS deployment {arn}")
     ex.save()
     ex.progress.line(f"    ECS deployment {arn.rsplit('/', 1)[-1]} of {short(revision)}")
+
+
+def _adopt_started(ex: Executor, index) -> bool:
+    """The deployment this release started but never recorded: the newest ECS created since the
+    release began. Resume follows it and rollback stops it, rather than starting a second one or
+    rolling back nothing."""
+    arn = ex.target.deployment_created_since(ex.record.started_at)
+    if arn is None:
+        return False
+    ex.record.ecs_deployment = arn
+    ex.note(index, f"ECS deployment {arn} (found: started by this release, not recorded before)")
+    ex.save()
+    return True
 
 
 def follow(ex: Executor, step: FollowEcsDeployment, index, rollback=False) -> None:
@@ -169,10 +185,12 @@ def _ended_without_us(deployment: ServiceDeployment) -> Exception:
 
 
 def roll_back(ex: Executor, step: RollBackEcsDeployment, index, rollback=True) -> None:
-    """ECS's own rollback, followed until the old revision has all the production traffic."""
-    arn = ex.record.ecs_deployment
-    if not arn:
+    """ECS's own rollback, followed until the old revision has all the production traffic. A
+    deployment that succeeded meanwhile (the runner was gone through its bake) is undone by ECS
+    deploying the previous revision, its hooks continued unjudged."""
+    if not ex.record.ecs_deployment and not _adopt_started(ex, None):
         return  # ECS never started one
+    arn = ex.record.ecs_deployment
     deadline = ex.clock() + step.timeout
     asked = False
     restored = ex.service.target_colors == ("main",)  # one target group: no weights to wait for
@@ -180,20 +198,49 @@ def roll_back(ex: Executor, step: RollBackEcsDeployment, index, rollback=True) -
         deployment = ex.target.deployment(arn)
         if not restored:
             restored = _restored(ex)
-        if deployment.status in ("ROLLBACK_SUCCESSFUL", "STOPPED"):
-            ex.note(None, f"ECS rolled back ({deployment.status})")
+        if deployment.status == "ROLLBACK_SUCCESSFUL":
+            ex.note(None, "ECS rolled back (ROLLBACK_SUCCESSFUL)")
+            return
+        if deployment.status == "STOPPED":
+            if not restored:  # stopped where it was: another deployment superseded it, or it was aborted
+                raise InconsistentState(f"ECS stopped its deployment {arn} where it was ({deployment.status_reason or 'no reason given'}); "
+                                        f"production is not back on {ex.plan.live}",
+                                        hint=f"`deployer status {ex.service.name}` shows what ECS runs now")
+            ex.note(None, "ECS stopped its deployment; production is back")
             return
         if deployment.status == "ROLLBACK_FAILED":
             raise InconsistentState(f"ECS could not roll back: {deployment.status_reason or 'no reason given'}")
         if deployment.status == "SUCCESSFUL":
-            raise InconsistentState(f"ECS's deployment {arn} had already succeeded; it cannot be stopped",
-                                    hint=f"`deployer rollback {ex.service.name}` deploys the previous revision")
+            _redeploy_previous(ex, step)
+            return
         if deployment.status in ("PENDING", "IN_PROGRESS") and not asked:
-            ex.target.stop_deployment(arn)
             asked = True
+            try:
+                ex.target.stop_deployment(arn)
+            except DeployerError as error:  # e.g. a stop already under way (a lost first answer): read back
+                ex.note(None, f"StopServiceDeployment: {error.message}")
         if ex.clock() >= deadline:
             raise InconsistentState(f"ECS's rollback of {arn} was not done after {step.timeout}s ({deployment.status})")
         ex.sleep(min(0.2 if not restored else 1.0, ex.settings.poll))
+
+
+def _redeploy_previous(ex: Executor, step: RollBackEcsDeployment) -> None:
+    previous = ex.record.from_revision
+    ex.note(None, f"ECS's deployment had succeeded; ECS deploys the previous revision {short(previous)}")
+    started = ex.clock()
+    ex.target.start_deployment(previous)
+    for _ in range(FOUND_AFTER_START):
+        arn = ex.target.deployment_created_since(started)
+        if arn:
+            break
+        ex.sleep(1.0)
+    else:
+        raise InconsistentState(f"ECS named no deployment of {short(previous)} after UpdateService")
+    ex.record.ecs_deployment = arn
+    follow_step = next((s for s in ex.plan.steps if isinstance(s, FollowEcsDeployment)), None)
+    stages = follow_step.judge_at if follow_step else ()
+    back = FollowEcsDeployment(ex.plan.live, ex.plan.target, stages, None, 0, "/", step.timeout)
+    follow(ex, back, None)
 
 
 def _restored(ex: Executor) -> bool:
