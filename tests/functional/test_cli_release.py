@@ -80,3 +80,25 @@ def test_status_and_empty_history(capsys, provisioned):
     assert code == 2 and err.strip() == "error: worker-web: no running release to promote"
     code, _, err = run(capsys, "-c", provisioned, "resume", "worker-web")
     assert code == 2 and err.strip() == "error: worker-web: no unfinished release to resume"
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("--strategy", "bluegreen"), "checkout: ECS runs its canary deployments (release.engine: ecs); "
+                                      "--strategy bluegreen cannot change that for one release"),
+        (("--steps", "50,100"), "checkout: --steps: ECS runs this deployment with the settings of its stack (release.engine: ecs)"),
+    ],
+)
+def test_engine_ecs_release_refuses_flags_ecs_does_not_take(capsys, spec_path, args, message):
+    for setup in (("bootstrap",), ("provision", "checkout")):
+        code, _, err = run(capsys, "-c", str(spec_path), *setup)
+        assert code == 0, err
+    code, out, err = run(capsys, "-c", str(spec_path), "release", "checkout", "--image", "example/checkout:2", *args)
+    assert code == 2 and out == ""
+    assert err.splitlines()[0] == f"error: {message}"
+    assert err.splitlines()[1] == "hint: change release in deployer.yaml and run `deployer provision checkout`"
+    code, out, err = run(capsys, "-c", str(spec_path), "-o", "json", "release", "checkout", "--image", "example/checkout:2", "--dry-run")
+    plan = json.loads(out)["plan"]
+    assert code == 0 and [s["kind"] for s in plan["steps"]] == ["RegisterTaskDefinition", "StartEcsDeployment", "FollowEcsDeployment"]
+    assert (plan["live"], plan["target"]) == ("blue", "green")
