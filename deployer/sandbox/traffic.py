@@ -41,6 +41,7 @@ class TrafficResult:
     statuses: Counter = field(default_factory=Counter)
     versions: Counter = field(default_factory=Counter)
     responses: Counter = field(default_factory=Counter)
+    failures: Counter = field(default_factory=Counter)  # no answer: the client's error, by kind
 
     def add(self, status: int, version: str | None) -> None:
         """Count one answer (the caller holds the lock, if any). Bounded: at most MAX_VERSIONS keys a class."""
@@ -107,6 +108,13 @@ def service_urls(sandbox: Sandbox, service_name: str) -> list[tuple[str, int]]:
     return out
 
 
+def _failure_kind(error: Exception) -> str:
+    """Why there was no answer: the innermost cause's class (ConnectTimeoutError, ConnectionResetError...)."""
+    while getattr(error, "reason", None) is not None and isinstance(error.reason, Exception):
+        error = error.reason
+    return type(error).__name__
+
+
 def run(sandbox: Sandbox, service_name: str, rps: float, duration: float, stop: threading.Event | None = None,
         path: str = "/") -> TrafficResult:
     """Send traffic until `duration` passes or `stop` is set; never more than rps x duration requests."""
@@ -125,8 +133,10 @@ def run(sandbox: Sandbox, service_name: str, rps: float, duration: float, stop: 
         try:
             response = http.request("GET", url + path)
             status, version = response.status, response.headers.get(VERSION_HEADER)
-        except urllib3.exceptions.HTTPError:
+        except urllib3.exceptions.HTTPError as error:
             status, version = 599, None
+            with lock:
+                result.failures[_failure_kind(error)] += 1
         with lock:
             result.add(status, version)
 

@@ -8,6 +8,7 @@ made with stale weights that lands on a group with no healthy target re-reads th
 
 from __future__ import annotations
 
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -124,3 +125,26 @@ def test_a_listener_rule_routes_before_the_default_action_and_its_weights_move_t
     proxy.refresh()
     assert [get(proxy) for _ in range(20)] == [(200, "green")] * 20
     assert events[-1] == f"listener :{proxy.port} weights rule 10: web-blue=0, web-green=100; default: web-blue=0, web-green=100"
+
+
+def test_a_burst_waits_in_the_accept_queue_while_the_proxy_is_busy():
+    """An ALB absorbs a burst. The sandbox's proxy shares its process (and 2 cores) with moto and the
+    ECS controller, so it can stall for seconds; its listen queue then holds the connections until
+    it accepts them. With werkzeug's 128, the kernel dropped the 130th connection attempt of a stall
+    and clients saw connect timeouts. Here the proxy does not accept at all while 400 clients connect."""
+    lb = SimpleNamespace(arn=LB, dns_name="web-1.us-east-1.elb.amazonaws.com",
+                         listeners={LISTENER: SimpleNamespace(port=80, default_actions=forward({"blue": 100}))})
+    backend = SimpleNamespace(load_balancers={LB: lb}, target_groups={})
+    proxy = ListenerProxy(LISTENER, lb, free_port(), backend, Recorder(), lambda line: None, TargetHealth())  # not started
+    clients: list[socket.socket] = []
+    try:
+        for _ in range(400):
+            client = socket.socket()
+            clients.append(client)
+            client.settimeout(1.0)
+            client.connect(("127.0.0.1", proxy.port))  # a dropped attempt times out here
+    finally:
+        for client in clients:
+            client.close()
+        proxy.server.server_close()
+    assert len(clients) == 400
