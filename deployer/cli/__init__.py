@@ -24,6 +24,7 @@ COMMANDS = {
     "bootstrap": "stack_cmds", "provision": "stack_cmds",
     "release": "release_cmds", "resume": "release_cmds", "rollback": "release_cmds", "promote": "release_cmds",
     "abort": "release_cmds", "tidy": "release_cmds", "status": "release_cmds", "history": "release_cmds",
+    "wait": "release_cmds",
     "sandbox": "sandbox_cmds", "pipelines": "pipelines_cmds", "webhook": "webhook_cmds", "train": "train_cmds",
 }
 

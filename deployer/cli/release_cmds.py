@@ -200,9 +200,11 @@ def _publish_ci(factory, data: dict) -> None:
 @click.option("--wait-for-lock", "wait_for_lock", metavar="DURATION", help=WAIT_FOR_LOCK_HELP)
 @click.option("--rollback-unfinished", is_flag=True,
               help="If an earlier release was left unfinished (its runner died), roll it back first.")
+@click.option("--detach", is_flag=True,
+              help="release.ecs.judge: lambda: return once ECS has the deployment (exit 0); `deployer wait` follows it.")
 @click.pass_obj
 def release(factory, service, image, strategy, steps, pause_after, bake, max_5xx_rate, max_p99_ms, poll, dry_run,
-            wait_for_lock, rollback_unfinished):
+            wait_for_lock, rollback_unfinished, detach):
     """Release IMAGE to SERVICE by a strategy (rolling, canary, bluegreen, linear), gated, rolled back on failure."""
     import os
 
@@ -216,6 +218,8 @@ def release(factory, service, image, strategy, steps, pause_after, bake, max_5xx
     request = strategies.request_from_spec(spec, image, strategy, _parse_steps(steps), _parse_seconds("--bake", bake), pause_after)
     poll_seconds = _parse_seconds("--poll", poll) or 1
     wait = _parse_wait(wait_for_lock)
+    if detach:
+        _check_detachable(spec)
     with stop_on_signals() as stop:
         executor = factory.executor(spec, poll=poll_seconds, stop=stop, wait_for_lock=wait)
         if dry_run:
@@ -227,7 +231,65 @@ def release(factory, service, image, strategy, steps, pause_after, bake, max_5xx
         def attempt(undo: bool):
             return releases.release(executor, request, actor, rollback_unfinished=rollback_unfinished or undo)
 
-        _finish(factory, service, executor, lambda: _release_over_orphan(factory, image, attempt))
+        def run():
+            from deployer.release.follow import wait as follow
+
+            record = _release_over_orphan(factory, image, attempt)
+            if detach or record.finished or record.judge != "lambda":
+                return record
+            executor.progress.line(f"ECS's deployment is judged by the judge function; following it "
+                                   f"(Ctrl-C stops following, not the release: `deployer wait {service}`)")
+            return follow(executor, actor, release_id=record.id, timeout=_follow_timeout(record))
+
+        _finish(factory, service, executor, run)
+
+
+def _check_detachable(spec) -> None:
+    """--detach leaves the release to ECS and the judge function: only they can carry it on."""
+    if not spec.release.native:
+        raise UsageError(f"--detach: {spec.name}'s releases are run by deployer's own engine, which needs its runner "
+                         f"(the judge function's guard only rolls back, or resumes, a release whose runner is gone)",
+                         hint="set release.engine: ecs and release.ecs.judge: lambda to release without a runner")
+    if spec.release.ecs_options.judge != "lambda":
+        raise UsageError(f"--detach: {spec.name}'s judged stages are PAUSE hooks answered by the runner "
+                         f"(release.ecs.judge: runner)",
+                         hint="set release.ecs.judge: lambda (and run `deployer judge install`) to release without a runner")
+
+
+def _follow_timeout(record) -> float:
+    """As long as the release itself may take: the stored plan's follow timeout."""
+    steps = (record.plan or {}).get("steps") or []
+    return float(next((s.get("timeout") for s in steps if s.get("kind") == "FollowEcsDeployment"), 3600) or 3600)
+
+
+@click.command("wait")
+@click.argument("service")
+@click.option("--release", "release_id", metavar="ID", help="The release to follow (default: SERVICE's latest).")
+@click.option("--until", metavar="STAGE", help="Return (exit 0) once ECS's deployment is at this lifecycle stage or past it.")
+@click.option("--timeout", default="1h", show_default=True, help="Stop waiting after this long (exit 5); the release goes on.")
+@click.option("--poll", default="5s", show_default=True)
+@click.pass_obj
+def wait(factory, service, release_id, until, timeout, poll):
+    """Follow SERVICE's release from anywhere until it ends, with the exit code of an attached release."""
+    import os
+
+    from deployer.cli.signals import stop_on_signals
+    from deployer.release.actor import actor_from_env
+    from deployer.release.follow import wait as follow
+    from deployer.release.settle import STAGE_ORDER
+    from deployer.spec.units import parse_duration
+
+    if until is not None and until not in STAGE_ORDER:
+        raise UsageError(f"--until {until[:40]}: expected one of ECS's lifecycle stages ({', '.join(STAGE_ORDER)})")
+    try:
+        seconds = parse_duration(timeout)
+    except ValueError as exc:
+        raise UsageError(f"--timeout {timeout[:40]}: {exc}") from None
+    spec = factory.service(service)
+    with stop_on_signals() as stop:
+        executor = factory.executor(spec, poll=_parse_seconds("--poll", poll) or 1, stop=stop)
+        _finish(factory, service, executor,
+                lambda: follow(executor, actor_from_env(os.environ), release_id=release_id, until=until, timeout=float(seconds)))
 
 
 @click.command()
@@ -333,7 +395,8 @@ def status(factory, service):
         lines.append("  ECS deployment: none running")
     if data["latest"]:
         latest = data["latest"]
-        lines.append(f"  latest: {latest['release_id']} {latest['strategy']} {latest['state']} {latest['reason']}".rstrip())
+        judged = f" (judged by {latest['judge']})" if latest["judge"] != "runner" else ""
+        lines.append(f"  latest: {latest['release_id']} {latest['strategy']} {latest['state']}{judged} {latest['reason']}".rstrip())
     if data["lock"]:
         lines.append(f"  locked by {data['lock']['holder']} (release {data['lock']['release_id']})")
     emit(factory, data, "\n".join(lines))
@@ -348,7 +411,8 @@ def history(factory, service, limit):
     factory.service(service)
     records = factory.journal().history(service, limit)
     rows = [r.summary() for r in records]
-    text = "\n".join(f"{r['release_id']}  {r['strategy']:<9} {r['state']:<12} {r['image']}  {r['reason']}".rstrip() for r in rows)
+    text = "\n".join(f"{r['release_id']}  {r['strategy']:<9} {r['state']:<12} {r['judge']:<6} {r['image']}  {r['reason']}".rstrip()
+                     for r in rows)
     emit(factory, {"service": service, "releases": rows}, text or f"{service}: no releases yet")
 
 

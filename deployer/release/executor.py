@@ -14,7 +14,7 @@ from typing import Callable
 
 from deployer.errors import DeployerError, InconsistentState, Interrupted, RolledBack
 from deployer.release import record as states
-from deployer.release.failures import StepFailed, StopRequested, Why
+from deployer.release.failures import HandedOver, StepFailed, StopRequested, Why
 from deployer.release.handlers import HANDLERS
 from deployer.release.journal import Journal, Lease, LostLock
 from deployer.release.native_plan import is_native
@@ -74,6 +74,7 @@ class Executor:
     last_gate: tuple | None = field(init=False, default=None)  # (window, verdict): closed periods read the same again
     latency_reference: tuple[str, float] | None = field(init=False, default=None)  # (canary, the baseline's p99 ms)
     looks: tuple = field(init=False, default=((), 0))  # ((canary, window start), reads of that window so far)
+    hand_over_at: float | None = field(init=False, default=None)  # the guard's slice: past it, the run hands over
 
     # ------------------------------------------------------------------ running
     def __post_init__(self) -> None:
@@ -92,6 +93,10 @@ class Executor:
         self.latency_reference = None
         self.looks = ((), 0)
 
+    def attach(self, plan: Plan, record: ReleaseRecord, lease: Lease) -> None:
+        """Act on `record` under `lease` without running it (the judge function: one decision per call)."""
+        self._begin(plan, record, lease)
+
     def run(self, plan: Plan, record: ReleaseRecord, lease: Lease, *, resumed: bool = True) -> ReleaseRecord:
         """Run from `record.step_index` to the end; roll back on failure. Returns the final record.
         `resumed=False` only for a record this run created: nothing of it can have happened yet."""
@@ -101,6 +106,7 @@ class Executor:
         try:
             if record.state == states.INTERRUPTED:
                 record.step_index = resume_index(plan, record.step_index)
+                record.step_started_at = None
                 self.note(record.step_index, f"resumed at step {record.step_index + 1}")
             record.state = states.RUNNING
             self.save()
@@ -109,10 +115,16 @@ class Executor:
                 self._check_stop()
                 self.heartbeat_if_due()
                 step = plan.steps[index]
+                self._hand_over_if_due()
                 self.progress.step(index + 1, total, step.describe())
-                self.note(index, f"start {step.describe()}")
+                if record.step_started_at is None:
+                    record.step_started_at = self.clock()
+                    self.note(index, f"start {step.describe()}")
+                else:  # taken over mid-step: it goes on from when it began
+                    self.note(index, f"go on with {step.describe()}")
                 HANDLERS[type(step)](self, step, index)
                 record.step_index = index + 1
+                record.step_started_at = None
                 self.save()
             record.state = states.RELEASED
             record.finished_at = self.clock()
@@ -121,6 +133,9 @@ class Executor:
             return record
         except StepFailed as failure:
             return self._roll_back(failure.reason, failure.detail)
+        except HandedOver:
+            self.save()  # still running: the judge function, or the guard's next run, carries it on
+            return record
         except StopRequested:
             self._restore_after_interrupt()
             hint = f"`deployer resume {self.service.name}` continues, `deployer rollback {self.service.name}` undoes"
@@ -253,11 +268,16 @@ class Executor:
         if self.stop_requested() and not self._rolling_back:  # a rollback puts traffic back: let it finish
             raise StopRequested()
 
+    def _hand_over_if_due(self) -> None:
+        if self.hand_over_at is not None and not self._rolling_back and self.clock() >= self.hand_over_at:
+            raise HandedOver()
+
     def wait(self, seconds: float) -> None:
         """Sleep in slices, renewing the lease, returning at once when a stop is requested."""
         end = self.clock() + seconds
         while True:
             self._check_stop()
+            self._hand_over_if_due()
             self.heartbeat_if_due()
             remaining = end - self.clock()
             if remaining <= 0:

@@ -16,6 +16,11 @@ class StopRequested(Exception):
     """SIGINT/SIGTERM (or a test) asked the run to stop: traffic goes back to the stable color."""
 
 
+class HandedOver(Exception):
+    """The run stops here and leaves the release running for another judge: the judge function
+    (ECS's Lambda hooks), or the next run of the guard when a slice of its time is used up."""
+
+
 class Why:
     """Reasons a release stops that are not a gate's verdict (those are `deployer.release.gates.Reason`)."""
 
@@ -30,3 +35,4 @@ class Why:
     ERROR = "error"
     ASKED = "asked"
     ECS_ALARM = "ecs_alarm"  # engine ecs: a deployment alarm made ECS roll back
+    ORPHANED = "orphaned"  # the runner's lease ran out mid-release; the guard undid it

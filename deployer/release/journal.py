@@ -10,6 +10,10 @@ the head `release#<id>` (state, step, weights: bounded, rewritten at each save),
 `plan#<id>` (written once, compressed) and the log `log#<id>#<seq>` (the events and verdicts
 added since the previous save, appended). One save is one TransactWriteItems: the head's fence
 condition guards the plan and log writes with it.
+
+In flight: an item per service under `inflight` while its latest release is unfinished, written in
+the same transaction when that changes, so the judge function's guard finds every release it may
+have to finish with one Query, whatever the size of the history.
 """
 
 from __future__ import annotations
@@ -50,12 +54,16 @@ class Journal(Protocol):
     def send_command(self, service: str, release_id: str, command: str) -> None: ...
     def command(self, service: str, release_id: str) -> str: ...
     def holder(self, service: str) -> Lease | None: ...
+    def in_flight(self) -> list[tuple[str, str]]: ...  # (service, release id) of unfinished releases
     def save_train(self, train: str, train_id: str, document: str) -> None: ...
     def train_history(self, train: str, limit: int = 20) -> list[str]: ...  # documents, newest first
 
 
 def _pk(service: str) -> dict:
     return {"S": f"service#{service}"}
+
+
+IN_FLIGHT = "inflight"
 
 
 def locked_message(service: str, holder: str, release_id: str, expires_at: float, now: float | None = None) -> Locked:
@@ -79,6 +87,7 @@ class DynamoJournal:
     def __init__(self, table: Table):
         self.table = table
         self._persisted: dict[tuple[str, str], Persisted] = {}
+        self._in_flight: dict[tuple[str, str], bool] = {}  # what this process last wrote of each record's marker
 
     # --- lock ---
     def acquire(self, service: str, holder: str, release_id: str, now: float, lease: float) -> Lease:
@@ -135,12 +144,20 @@ class DynamoJournal:
             writes.append({"Put": {"Item": {"pk": pk, "sk": {"S": f"plan#{record.id}"}, "plan": {"B": parts.plan}}}})
         if parts.log is not None:
             writes.append({"Put": {"Item": {"pk": pk, "sk": {"S": log_sk(record.id, parts.seq)}, "log": {"S": parts.log}}}})
+        unfinished = not record.finished
+        if self._in_flight.get(key) != unfinished:
+            marker = {"pk": {"S": IN_FLIGHT}, "sk": _pk(record.service)}
+            writes.append({"Put": {"Item": {**marker, "release_id": {"S": record.id}}}} if unfinished else {"Delete": {"Key": marker}})
         token = hashlib.sha256(f"{record.id}|{record.fence}|{parts.seq}|{parts.head}".encode()).hexdigest()[:36]
         try:
             self.table.transact(writes, token=token)
         except ConditionFailed:
             raise LostLock(f"{record.service}: release {record.id} was taken over by a newer runner; stopping") from None
         self._persisted[key] = parts.after
+        self._in_flight[key] = unfinished
+
+    def in_flight(self) -> list[tuple[str, str]]:
+        return [(i["sk"]["S"].split("#", 1)[1], i["release_id"]["S"]) for i in self.table.query_all(IN_FLIGHT, "service#")]
 
     def _assemble(self, service: str, head_item: dict) -> ReleaseRecord:
         head = head_item["head"]["S"] if "head" in head_item else head_item["doc"]["S"]  # "doc": one whole legacy item
@@ -226,7 +243,14 @@ class MemoryJournal:
             self.items[(record.service, f"plan#{record.id}")] = parts.plan
         if parts.log is not None:
             self.items[(record.service, log_sk(record.id, parts.seq))] = parts.log
+        if record.finished:
+            self.items.pop((IN_FLIGHT, record.service), None)
+        else:
+            self.items[(IN_FLIGHT, record.service)] = record.id
         self._persisted[key] = parts.after
+
+    def in_flight(self):
+        return sorted((sk, rid) for (pk, sk), rid in self.items.items() if pk == IN_FLIGHT)
 
     def load(self, service, release_id):
         head = self.items.get((service, f"release#{release_id}"))

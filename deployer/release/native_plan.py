@@ -40,7 +40,7 @@ def plan_native(service: "Service", observed: "Observed", request: "ReleaseReque
         StartEcsDeployment(NEW_REVISION, ECS_STRATEGY[service.release.strategy]),
         FollowEcsDeployment(target, live, judge_at(service), GateLimits.from_spec(service.release.gates),
                             PRE_TRAFFIC_REQUESTS, service.release.ecs_options.test_path or service.health_check.path,
-                            follow_timeout(service)),
+                            follow_timeout(service), service.release.ecs_options.judge),
     )
     return Plan(service.name, service.release.strategy, live, target, steps, spec_digest(service))
 

@@ -65,6 +65,8 @@ class ReleaseRecord:
     finished_at: float | None = None
     fence: int = 0  # the lock token of the writer
     ecs_deployment: str = ""  # engine ecs: the ARN of ECS's service deployment
+    judge: str = ""  # who decides now: "" (the runner), "lambda" (ECS's hooks call the judge function), "guard"
+    step_started_at: float | None = None  # when the step at step_index began: a run taken over goes on from there
 
     @property
     def finished(self) -> bool:
@@ -112,4 +114,5 @@ class ReleaseRecord:
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
             "actor": self.actor,
+            "judge": self.judge or "runner",
         }

@@ -60,6 +60,8 @@ def reading_rows(record: ReleaseRecord) -> list[dict]:
 
 def report(record: ReleaseRecord) -> dict:
     result, code = RESULTS.get(record.state, ("failed", ExitCode.UNEXPECTED))
+    if not record.finished and record.judge == "lambda":
+        result, code = "detached", ExitCode.OK  # ECS and the judge function carry it on
     end = record.finished_at or (record.events[-1]["at"] if record.events else record.started_at)
     return {
         "result": result,
@@ -81,6 +83,7 @@ def report(record: ReleaseRecord) -> dict:
         "verdicts": record.verdicts,
         "events": record.events,
         "actor": record.actor,
+        "judge": record.judge or "runner",
         **({"ecs_deployment": record.ecs_deployment} if record.ecs_deployment else {}),
     }
 

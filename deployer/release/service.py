@@ -16,6 +16,7 @@ from deployer.release.plan import Plan, ReleaseRequest, plan_from_dict, plan_man
 from deployer.release.strategies import plan_release
 from deployer.release.preflight import Estimate, estimate
 from deployer.release.record import ReleaseRecord, new_release_id
+from deployer.release.spec_snapshot import with_spec
 from deployer.release.steps import DeployColor
 
 UNFINISHED = (states.RUNNING, states.PAUSED, states.ROLLING_BACK, states.INTERRUPTED)
@@ -100,7 +101,7 @@ def start_planned(executor: Executor, plan: Plan, image: str, actor: str, lease:
     service = executor.service
     record = ReleaseRecord(
         id=new_release_id(executor.clock()), service=service.name, strategy=plan.strategy, image=image, actor=actor,
-        started_at=executor.clock(), plan=plan.to_dict(), live=plan.live, target=plan.target, fence=lease.token,
+        started_at=executor.clock(), plan=with_spec(plan.to_dict(), service), live=plan.live, target=plan.target, fence=lease.token,
     )
     executor.journal.save(record)
     return record
@@ -127,7 +128,7 @@ def release(executor: Executor, request: ReleaseRequest, actor: str, *, rollback
         plan = plan_release(service, executor.target.observe(), request)
         record = ReleaseRecord(
             id=release_id, service=service.name, strategy=plan.strategy, image=request.image, actor=actor,
-            started_at=executor.clock(), plan=plan.to_dict(), live=plan.live, target=plan.target, fence=lease.token,
+            started_at=executor.clock(), plan=with_spec(plan.to_dict(), service), live=plan.live, target=plan.target, fence=lease.token,
         )
         journal.save(record)
         return executor.run(plan, record, lease, resumed=False)
@@ -199,7 +200,7 @@ def rollback(executor: Executor, actor: str, held: Lease | None = None) -> Relea
         plan = plan_manual_rollback(service, observed, last_good.from_revision, warm, service.release.keep_previous)
         record = ReleaseRecord(
             id=release_id, service=service.name, strategy="rollback", image=f"(back to {last_good.from_revision})",
-            actor=actor, started_at=executor.clock(), plan=plan.to_dict(), live=plan.live, target=plan.target,
+            actor=actor, started_at=executor.clock(), plan=with_spec(plan.to_dict(), service), live=plan.live, target=plan.target,
             from_revision=last_good.to_revision, to_revision=last_good.from_revision, fence=lease.token,
         )
         journal.save(record)

@@ -228,9 +228,12 @@ class FollowEcsDeployment(Step):
     probe_requests: int = 10  # POST_TEST_TRAFFIC_SHIFT: checks through the test listener
     probe_path: str = "/health"
     timeout: int = 1800
+    judge: str = "runner"  # lambda: ECS's hooks call the judge function; the runner hands the deployment over
 
     def describe(self) -> str:
         judged = ", ".join(self.judge_at) or "no stage (ECS's alarms only)"
+        if self.judge == "lambda" and self.limits is not None:
+            return f"hand ECS's deployment ({self.canary} target group) to the judge function, judging at {judged}"
         if self.limits is None:
             return f"follow ECS's deployment ({self.canary} target group), continuing at every hook, at most {format_duration(self.timeout)}"
         return f"follow ECS's deployment ({self.canary} target group), judging at {judged}, at most {format_duration(self.timeout)}"

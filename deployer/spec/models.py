@@ -296,6 +296,10 @@ class NativeOptions(Model):
         "The service's alarms (alarms: and gates.alarms) roll an ECS deployment back on their own."))] = True
     test_path: Annotated[Annotated[str, Meta(pattern=r"^/[^\s]*$", max_length=1024)] | None, Meta(description=(
         "POST_TEST_TRAFFIC_SHIFT: the path requested through the test listener (default: health_check.path)."))] = None
+    judge: Annotated[Literal["runner", "lambda"], Meta(description=(
+        "Who decides at the judged stages: runner (deployer's process answers PAUSE hooks; it must stay up) or "
+        "lambda (ECS invokes the judge function, an AWS_LAMBDA hook each, so `release --detach` can return; "
+        "`deployer judge install` first)."))] = "runner"
 
 
 class Release(Model):
@@ -313,6 +317,10 @@ class Release(Model):
     circuit_breaker: bool = True
     timeout: Annotated[Seconds.between(60, 86400), Meta(description="Give up (exit 5) after this long.")] = 1800
     ecs: Annotated[NativeOptions | None, Meta(description="engine ecs only: ECS's canary, hooks and alarms.")] = None
+    on_orphan: Annotated[Literal["rollback", "resume"], Meta(description=(
+        "engine deployer: what the judge function's guard does with a release whose runner is gone (its lock's "
+        "lease ran out while traffic is split or a canary serves): rollback (one weight write, read back) or "
+        "resume it. Needs `deployer judge install`; without it, `deployer resume|rollback` by hand."))] = "rollback"
 
     def __post_init__(self) -> None:
         problem = steps_problem(self.steps)

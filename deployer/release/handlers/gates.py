@@ -106,7 +106,7 @@ def check_canary_serving(ex: Executor, canary: str) -> int | None:
 def bake(ex: Executor, step: Bake, index, rollback=False) -> None:
     canary = ex.plan.target
     baseline = ex.plan.live
-    end = ex.clock() + step.seconds
+    end = (ex.record.step_started_at or ex.clock()) + step.seconds  # a run taken over mid-bake bakes the rest
     while ex.clock() < end:
         ex.wait(min(ex.settings.poll, end - ex.clock()))
         healthy = check_canary_serving(ex, canary)
@@ -122,20 +122,25 @@ def bake(ex: Executor, step: Bake, index, rollback=False) -> None:
 
 
 def gate(ex: Executor, step: Gate, index, rollback=False) -> None:
-    limits = step.limits
     inconclusive = 0
-    while True:
-        healthy = check_canary_serving(ex, step.canary)
-        v = evaluate(ex, step.canary, step.baseline, limits)
-        record_verdict(ex, index, step.weight, v)
-        ex.progress.line(poll_line(ex, step.canary, healthy, v, limits))
-        if v.outcome == Outcome.PASS:
-            return
-        if v.outcome == Outcome.FAIL:
-            raise StepFailed(v.reason, v.detail)
+    while judge_once(ex, step, index, inconclusive).outcome != Outcome.PASS:
         inconclusive += 1
-        if inconclusive > limits.max_inconclusive:
-            # named for what kept it open: too few requests, or a latency it could not yet confirm
-            raise StepFailed(v.reason, f"still inconclusive after {inconclusive} windows: {v.detail}")
         ex.save()
-        ex.wait(limits.period)
+        ex.wait(step.limits.period)
+
+
+def judge_once(ex: Executor, step: Gate, index, inconclusive: int) -> Verdict:
+    """One read of a gate, recorded: PASS or INCONCLUSIVE is returned; FAIL, or one INCONCLUSIVE more
+    than the limits allow after `inconclusive` of them, raises StepFailed. The runner's gate loops on
+    it; the judge function makes one read per call of ECS's hook."""
+    limits = step.limits
+    healthy = check_canary_serving(ex, step.canary)
+    v = evaluate(ex, step.canary, step.baseline, limits)
+    record_verdict(ex, index, step.weight, v)
+    ex.progress.line(poll_line(ex, step.canary, healthy, v, limits))
+    if v.outcome == Outcome.FAIL:
+        raise StepFailed(v.reason, v.detail)
+    if v.outcome != Outcome.PASS and inconclusive + 1 > limits.max_inconclusive:
+        # named for what kept it open: too few requests, or a latency it could not yet confirm
+        raise StepFailed(v.reason, f"still inconclusive after {inconclusive + 1} windows: {v.detail}")
+    return v

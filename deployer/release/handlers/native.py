@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from deployer.errors import DeployerError, InconsistentState
-from deployer.release.failures import StepFailed, Why
+from deployer.release.failures import HandedOver, StepFailed, Why
 from deployer.release.gates import Outcome
 from deployer.release.handlers.gates import check_canary_serving, evaluate, gate, poll_line, record_verdict
 from deployer.release.handlers.traffic import check_test_listener
@@ -71,6 +71,8 @@ def _adopt_started(ex: Executor, index) -> bool:
 
 
 def follow(ex: Executor, step: FollowEcsDeployment, index, rollback=False) -> None:
+    if step.judge == "lambda" and step.limits is not None:
+        hand_over(ex, step, index)
     arn = ex.record.ecs_deployment
     deadline = ex.clock() + step.timeout
     seen_stage, waiting_for_others = None, set()
@@ -85,7 +87,7 @@ def follow(ex: Executor, step: FollowEcsDeployment, index, rollback=False) -> No
             ex.progress.line("    ECS: deployment successful")
             return
         if deployment.finished or deployment.status.startswith("ROLLBACK") or deployment.status == "STOP_REQUESTED":
-            raise _ended_without_us(deployment)
+            raise ended_without_us(deployment)
         hook = deployment.awaiting()
         if hook is not None and deployment.stage in step.judge_at:
             _judge_hook(ex, step, index, deployment, hook.hook_id)
@@ -99,6 +101,17 @@ def follow(ex: Executor, step: FollowEcsDeployment, index, rollback=False) -> No
             ex.target.stop_deployment(arn)
             raise StepFailed(Why.TIMEOUT, f"ECS's deployment was not done after {step.timeout}s (at {deployment.stage})")
         ex.wait(ex.settings.poll)
+
+
+def hand_over(ex: Executor, step: FollowEcsDeployment, index) -> None:
+    """`judge: lambda`: ECS calls the judge function at the judged stages (AWS_LAMBDA hooks), so the
+    runner's part ends once ECS has the deployment; `deployer wait` (or the release's own wait)
+    follows the record and ECS's deployment from anywhere."""
+    if ex.service.target_colors != ("main",):
+        ex.record.weights = ex.target.weights()
+    ex.record.judge = "lambda"
+    ex.note(index, f"handed to the judge function: ECS calls it at {', '.join(step.judge_at) or 'no stage'}")
+    raise HandedOver()
 
 
 def _track_weights(ex: Executor, step: FollowEcsDeployment, index) -> None:
@@ -169,7 +182,7 @@ def _judge_while_serving(ex: Executor, step: FollowEcsDeployment, index, arn: st
         raise StepFailed(verdict.reason, verdict.detail)
 
 
-def _ended_without_us(deployment: ServiceDeployment) -> Exception:
+def ended_without_us(deployment: ServiceDeployment) -> Exception:
     """ECS ended its deployment itself: say why, in its words (an alarm, the breaker, a hook's timeout)."""
     if deployment.status == "ROLLBACK_FAILED":
         return InconsistentState(f"ECS could not roll its deployment back: {deployment.status_reason or 'no reason given'}",
