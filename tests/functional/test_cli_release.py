@@ -102,3 +102,25 @@ def test_engine_ecs_release_refuses_flags_ecs_does_not_take(capsys, spec_path, a
     plan = json.loads(out)["plan"]
     assert code == 0 and [s["kind"] for s in plan["steps"]] == ["RegisterTaskDefinition", "StartEcsDeployment", "FollowEcsDeployment"]
     assert (plan["live"], plan["target"]) == ("blue", "green")
+
+
+@pytest.mark.parametrize(
+    "service,message",
+    [
+        ("worker-web", "--detach: worker-web's releases are run by deployer's own engine, which needs its runner"),
+        ("checkout", "--detach: checkout's judged stages are PAUSE hooks answered by the runner (release.ecs.judge: runner)"),
+    ],
+)
+def test_detach_is_refused_where_a_runner_must_judge(capsys, provisioned, service, message):
+    code, out, err = run(capsys, "-c", provisioned, "release", service, "--image", "example/x:2", "--detach")
+    assert code == 2 and out == ""
+    assert err.splitlines()[0].startswith(f"error: {message}") and err.splitlines()[1].startswith("hint: set release.")
+
+
+def test_wait_says_what_it_needs(capsys, provisioned):
+    code, _, err = run(capsys, "-c", provisioned, "wait", "worker-web", "--until", "HALFWAY")
+    assert code == 2 and err.splitlines()[0].startswith("error: --until HALFWAY: expected one of ECS's lifecycle stages (RECONCILE_SERVICE,")
+    code, _, err = run(capsys, "-c", provisioned, "wait", "worker-web", "--timeout", "soon")
+    assert code == 2 and err.splitlines()[0].startswith("error: --timeout soon: expected a duration")
+    code, _, err = run(capsys, "-c", provisioned, "wait", "worker-web")
+    assert code == 2 and err.strip() == "error: worker-web: no release yet"
