@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The wheel works on its own: build it from a clean copy of the tree, install it with its
 # [sandbox] extra into a fresh venv in a temp directory outside the repository, and from there run
-# sandbox up, bootstrap, provision web, pipelines init (github and jenkins) and sandbox down.
+# sandbox up, bootstrap, judge install, provision web, pipelines init (github and jenkins) and sandbox down.
 # Everything the commands read (example app, images, spec, pipeline templates) must come from the
 # installed package. The sandbox is always torn down; any failure fails the script.
 # Called by `scripts/dev.sh test` (so by .ci/run). About a minute; DEPLOYER_PYTHON picks the Python.
@@ -88,6 +88,10 @@ step "bootstrap, provision web, api, worker-web and checkout (engine ecs)"
 run "$deployer" bootstrap
 for service in web api worker-web checkout; do run "$deployer" provision "$service"; done
 
+step "judge install (its zip packaged from the installed wheel; the sandbox's Lambda runs the ping)"
+run "$deployer" judge install
+grep -q "ping answered version" "$work/last.log" || { echo "wheel check: the judge function did not answer its ping" >&2; exit 1; }
+
 step "release checkout --dry-run (ECS's own canary)"
 run "$deployer" release checkout --image example/checkout:2 --dry-run
 grep -q "start ECS's CANARY deployment" "$work/last.log" || { echo "wheel check: the engine-ecs dry run printed no plan" >&2; exit 1; }
@@ -109,4 +113,4 @@ if [ -n "$("$deployer" sandbox status | grep -v '^no sandbox is running$' || tru
   echo "wheel check: the sandbox is still running after sandbox down" >&2; exit 1
 fi
 
-echo "wheel check: the wheel installs and runs sandbox up, bootstrap, provision, an engine-ecs and a train's dry run, pipelines init, sandbox down ($((SECONDS - started))s)"
+echo "wheel check: the wheel installs and runs sandbox up, bootstrap, provision, judge install, an engine-ecs and a train's dry run, pipelines init, sandbox down ($((SECONDS - started))s)"

@@ -26,6 +26,7 @@ COMMANDS = {
     "abort": "release_cmds", "tidy": "release_cmds", "status": "release_cmds", "history": "release_cmds",
     "wait": "release_cmds",
     "sandbox": "sandbox_cmds", "pipelines": "pipelines_cmds", "webhook": "webhook_cmds", "train": "train_cmds",
+    "judge": "judge_cmds",
 }
 
 

@@ -3,7 +3,10 @@
 For each release in flight (the journal's `inflight` items, one Query) whose lock is free or whose
 lease has run out:
 - ECS runs the deployment (engine ecs): once ECS's deployment has ended, the record says how
-  (deployer.release.settle); while it goes on, ECS and its hooks are in charge.
+  (deployer.release.settle). While it goes on and the new revision serves between two hooks (the
+  canary's bake, ECS's bake time), one read of the gate, as the runner makes at each poll: a FAIL
+  stops the deployment with ECS's rollback (StopServiceDeployment ROLLBACK) rather than waiting
+  for the next hook.
 - deployer runs it (two services): the spec's `release.on_orphan` — `rollback` (the executor's own
   rollback: the weights back on the stable color, read back, then the new color scaled down) or
   `resume` (the executor goes on from the recorded step; when this call's time is nearly up it hands
@@ -20,6 +23,9 @@ from deployer.errors import DeployerError, Interrupted, Locked, RolledBack
 from deployer.judge.context import JudgeContext
 from deployer.release import record as states
 from deployer.release.failures import Why
+from deployer.release.gates import Outcome
+from deployer.release.handlers.gates import evaluate, record_verdict
+from deployer.release.steps import FollowEcsDeployment, RollBackEcsDeployment
 from deployer.release.native_plan import is_native
 from deployer.release.service import stored_plan
 from deployer.release.settle import settle
@@ -63,7 +69,11 @@ def look_after(ctx: JudgeContext, service_name: str, release_id: str, deadline: 
     plan = stored_plan(ex, record)
     if is_native(plan):
         settled = settle(ex, record, ctx.holder)
-        return {"action": "settled", "state": settled.state} if settled else {"action": "none", "detail": "ECS's deployment goes on"}
+        if settled is not None:
+            return {"action": "settled", "state": settled.state}
+        if record.judge == "lambda" and record.state == states.RUNNING:
+            return _judge_between_hooks(ctx, ex, plan, record)
+        return {"action": "none", "detail": "ECS's deployment goes on"}
     if record.state == states.INTERRUPTED:
         return {"action": "none", "detail": "interrupted, traffic on the stable color: `deployer resume` or `rollback` by hand"}
     lost = f"{holder.holder} lost its lease {now - holder.expires_at:.0f}s ago" if holder else "no runner holds it"
@@ -79,6 +89,42 @@ def look_after(ctx: JudgeContext, service_name: str, release_id: str, deadline: 
         return _carry_on(ex, plan, record, lease, service.release.on_orphan, lost, deadline)
     finally:
         journal.release(ex.lease or lease)
+
+
+def _judge_between_hooks(ctx: JudgeContext, ex, plan, record) -> dict:
+    """The new revision serving between two of ECS's hooks: one gate read; a FAIL rolls ECS back."""
+    follow = next(s for s in plan.steps if isinstance(s, FollowEcsDeployment))
+    if follow.limits is None or follow.canary == follow.baseline:
+        return {"action": "none", "detail": "ECS's deployment goes on"}
+    weights = ex.target.weights()
+    if weights.get(follow.canary, 0) == 0 or ex.target.deployment(record.ecs_deployment).finished:
+        return {"action": "none", "detail": "ECS's deployment goes on"}
+    try:
+        lease = ctx.journal.acquire(record.service, ctx.holder, record.id, ctx.clock(), ex.settings.lease)
+    except Locked:
+        return {"action": "none", "detail": "another writer holds the lock (a hook being judged)"}
+    try:
+        current = ctx.journal.load(record.service, record.id)
+        if current is None or current.finished or current.state != states.RUNNING:
+            return {"action": "none", "detail": "changed meanwhile"}
+        ex.attach(plan, current, lease)
+        if weights != (current.weights or {}):  # ECS moved traffic since anyone looked: windows start here
+            current.weights, ex.shifted_at, current.shifted_at = weights, ex.clock(), ex.clock()
+            ex.note(None, "ECS set weights " + ", ".join(f"{c} {w}" for c, w in weights.items()))
+        baseline = follow.baseline if weights.get(follow.baseline, 0) > 0 else None
+        verdict = evaluate(ex, follow.canary, baseline, follow.limits)
+        if verdict.outcome != Outcome.FAIL:
+            ex.save()
+            return {"action": "none", "detail": f"gate between hooks: {verdict.outcome}"}
+        record_verdict(ex, plan.steps.index(follow), weights.get(follow.canary, 0), verdict)
+        ex.target.stop_deployment(current.ecs_deployment)
+        current.state, current.reason = states.ROLLING_BACK, f"{verdict.reason}: {verdict.detail}"
+        current.rollback_steps, current.rollback_index = [RollBackEcsDeployment(follow.timeout).to_dict()], 0
+        ex.note(None, "StopServiceDeployment ROLLBACK by the guard: the gate failed between ECS's hooks")
+        ex.save()
+        return {"action": "stopped", "state": current.state, "detail": current.reason}
+    finally:
+        ctx.journal.release(ex.lease or lease)
 
 
 def _carry_on(ex, plan, record, lease, on_orphan: str, lost: str, deadline: float) -> dict:

@@ -24,11 +24,23 @@ JUDGE_POLICY: tuple[tuple[tuple[str, ...], str], ...] = (
     (("route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"), "arn:{partition}:route53:::hostedzone/*"),
     # ECS: the colors' services (scaled back, or on), their tasks, and ECS's own deployments (read)
     (("ecs:DescribeServices", "ecs:UpdateService", "ecs:ListServiceDeployments"), "arn:{partition}:ecs:{region}:{account}:service/*"),
-    (("ecs:DescribeServiceDeployments",), "arn:{partition}:ecs:{region}:{account}:service-deployment/*"),
+    (("ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"), "arn:{partition}:ecs:{region}:{account}:service-deployment/*"),
     (("ecs:ListTasks", "ecs:DescribeTaskDefinition"), "*"),
     (("ecs:DescribeTasks",), "arn:{partition}:ecs:{region}:{account}:task/*"),
 )
 
 
+# A call IAM authorizes as other actions: a DynamoDB transaction's parts need the single-item actions
+# ("Using IAM with DynamoDB transactions"); there is no IAM action dynamodb:TransactWriteItems.
+# The journal's transactions put (the head, the plan, the log, the in-flight item) and delete (it).
+IAM_ACTIONS = {"dynamodb:TransactWriteItems": ("dynamodb:PutItem", "dynamodb:DeleteItem")}
+
+
 def actions() -> set[str]:
+    """The API calls the judge may make, as `service:Operation`."""
     return {action for group, _ in JUDGE_POLICY for action in group}
+
+
+def iam_actions(call: str) -> tuple[str, ...]:
+    """The IAM actions that allow `call`."""
+    return IAM_ACTIONS.get(call, (call,))

@@ -11,6 +11,7 @@ from deployer.provision.observe import Observer
 from deployer.provision.stacks import Progress, StackResult, apply_stack
 from deployer.spec import Service
 from deployer.synth import bootstrap_template, cluster_template, names, service_template
+from deployer.synth.native import judged_by_lambda
 
 
 @dataclass
@@ -57,6 +58,20 @@ def _require_bootstrap_exports(cfn: CloudFormation, service: Service) -> None:
         )
 
 
+def _require_judge_export(cfn: CloudFormation, service: Service) -> None:
+    """A service judged by the judge function imports its ARN: say so before CloudFormation fails."""
+    if not judged_by_lambda(service):
+        return
+    stack = cfn.stack(names.JUDGE_STACK)
+    outputs = {o["OutputKey"] for o in (stack or {}).get("Outputs", [])}
+    if names.JUDGE_FUNCTION_OUTPUT not in outputs:
+        why = "there is no stack deployer-judge" if stack is None else f"stack deployer-judge is {stack['StackStatus']}"
+        raise ConfigError(
+            [f"{service.name}: release.ecs.judge is 'lambda', but {why}"],
+            hint="run `deployer judge install` (once per account and region, after `deployer bootstrap`), then provision again",
+        )
+
+
 def provision(service: Service, observer: Observer, progress: Progress, *, dry_run: bool = False) -> ProvisionReport:
     """Cluster stack first (shared by the cluster's services), then the service's own stack.
 
@@ -65,6 +80,7 @@ def provision(service: Service, observer: Observer, progress: Progress, *, dry_r
     """
     cfn = observer.cloudformation
     _require_bootstrap_exports(cfn, service)
+    _require_judge_export(cfn, service)
     results = [
         apply_stack(
             cfn,

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
 
-from deployer.aws.cloudformation import CloudFormation, StackEvent, iter_parameters
-from deployer.errors import DeployerError, ProvisionFailed
+from deployer.aws.cloudformation import NO_CHANGES_REASONS, CloudFormation, StackEvent, iter_parameters
+from deployer.errors import AwsError, DeployerError, ProvisionFailed
 from deployer.provision.diff import ChangeRow, change_rows, parameter_lines, template_diff
 
 SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
@@ -78,9 +78,17 @@ def apply_stack(
         template_changes=template_diff(old_template, template),
     )
     body = json.dumps(template, separators=(",", ":"), sort_keys=True)
-    change_set_id = cfn.create_change_set(
-        stack=stack, name=change_set_name(), template_body=body, parameters=parameters, create=create
-    )
+    try:
+        change_set_id = cfn.create_change_set(
+            stack=stack, name=change_set_name(), template_body=body, parameters=parameters, create=create
+        )
+    except AwsError as exc:
+        if create or exc.code != "ValidationError" or not any(r in exc.aws_message for r in NO_CHANGES_REASONS):
+            raise
+        # the answer of UpdateStack to an unchanged stack, which some emulators give CreateChangeSet too
+        result.action, result.status = "noop", status or ""
+        progress.line(f"{stack}: no changes")
+        return result
     change_set = cfn.wait_change_set(change_set_id)
     if change_set.empty:
         cfn.delete_change_set(change_set_id)

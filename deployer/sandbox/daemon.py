@@ -6,11 +6,20 @@ Besides moto and one proxy per listener it runs the front door (deployer.sandbox
 HTTP forward proxy that reaches those listeners by ALB DNS name; its URL is `front_door` in
 state.json and DEPLOYER_HTTP_PROXY in `deployer sandbox env`.
 
+Lambda functions run as local processes (deployer.sandbox.lambda_runner; code unpacked under
+`lambda/` in the sandbox's directory): for Invoke, for the AWS_LAMBDA lifecycle hooks of native
+ECS deployments, and for the EventBridge Scheduler rate schedules that target them
+(deployer.sandbox.schedule_runner). Each gets the sandbox's endpoint (AWS_ENDPOINT_URL), dummy
+credentials, the region and the front door (DEPLOYER_HTTP_PROXY: a function in the VPC would reach
+the listeners). state.json's `lambda` holds the invocation counts, the cold-start (init) times and
+the last invocations; each invocation's log and REPORT line are in sandbox.log.
+
 Time scale: ECS's native blue/green, linear and canary deployments count in minutes (bake times,
 lifecycle hook timeouts), too long for a sandbox. One ECS minute lasts DEPLOYER_SANDBOX_MINUTE
 seconds here (default 5; tests set it lower, e.g. 0.5), read once at start. It scales every
 minute-valued setting of a deployment, not CloudWatch alarm periods (real seconds) nor target
-group deregistration delays (already seconds).
+group deregistration delays (already seconds); schedules' rates and Lambda hooks' callBackDelay
+(seconds) run on it too.
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     from moto.cloudwatch.models import cloudwatch_backends
     from moto.ecs.models import ecs_backends
     from moto.elbv2.models import elbv2_backends
+    from moto.scheduler.models import scheduler_backends
     from moto.server import ThreadedMotoServer
 
     from deployer.aws.session import AwsSettings, ClientFactory
@@ -61,9 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     from deployer.sandbox.front_door import FrontDoor, route_key
     from deployer.sandbox.health import HealthChecker
     from deployer.sandbox.images import load_images
+    from deployer.sandbox.lambda_runner import LambdaRunner
     from deployer.sandbox.metrics import MetricsFeeder
+    from deployer.sandbox.moto_ext import awslambda
     from deployer.sandbox.native_deployments import time_scale
     from deployer.sandbox.proxy import ListenerProxy, Recorder
+    from deployer.sandbox.schedule_runner import ScheduleRunner
     from deployer.sandbox.target_health import TargetHealth
     from deployer.sandbox.tasks import TaskRunner
 
@@ -80,13 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = f"http://127.0.0.1:{args.port}"
     ecs = ecs_backends[ACCOUNT][args.region]
     elbv2 = elbv2_backends[ACCOUNT][args.region]
+    proxies: dict[str, ListenerProxy] = {}
+    front_door = FrontDoor(lambda: {route_key(p.dns_name, p.listener_port): p.port for p in list(proxies.values())})
+    front_door.start()
+    lambdas = LambdaRunner(args.dir / "lambda", {
+        "AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox", "AWS_SESSION_TOKEN": "sandbox",
+        "AWS_REGION": args.region, "AWS_DEFAULT_REGION": args.region, "AWS_ENDPOINT_URL": endpoint,
+        "DEPLOYER_HTTP_PROXY": front_door.url}, resolve=lambda name: awslambda.resolve(name, ACCOUNT, args.region))
+    awslambda.use(lambdas)
+    schedules = ScheduleRunner(lambda: [s for g in list(scheduler_backends[ACCOUNT][args.region].schedule_groups.values())
+                                        for s in list(g.schedules.values())], lambdas.submit, minute)
     controller = EcsController(ecs, elbv2, TaskRunner(args.app, args.dir / "tasks"), load_images(args.images), target_health,
-                               minute=minute, cloudwatch_backend=cloudwatch_backends[ACCOUNT][args.region])
+                               minute=minute, cloudwatch_backend=cloudwatch_backends[ACCOUNT][args.region], lambdas=lambdas)
     health = HealthChecker(elbv2, target_health)
     recorder = Recorder()
     cloudwatch = ClientFactory(AwsSettings.emulated(endpoint, args.region, "sandbox")).client("cloudwatch")
     feeder = MetricsFeeder(recorder, cloudwatch, EmfShipper(args.dir / "tasks", cloudwatch))
-    proxies: dict[str, ListenerProxy] = {}
     events_path = args.dir / "proxy-events.log"
     state_path = args.dir / "state.json"
     stop = threading.Event()
@@ -96,14 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         with open(events_path, "a") as f:
             f.write(f"{time.time():.3f} {text}\n")
 
-    front_door = FrontDoor(lambda: {route_key(p.dns_name, p.listener_port): p.port for p in list(proxies.values())})
-    front_door.start()
-
     def state() -> dict:
         return {
             "pid": os.getpid(), "endpoint": endpoint, "region": args.region, "ready": True, "front_door": front_door.url,
             "proxies": {arn: p.describe() for arn, p in proxies.items()},
             "tasks": {key: len([t for t in tasks if t.alive()]) for key, tasks in controller.tasks.items()},
+            "lambda": lambdas.summary(),
         }
 
     def loop(name: str, period: float, body) -> threading.Thread:
@@ -158,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         loop("health", 0.25, lambda: health.tick()),
         loop("proxies", 0.2, discover),
         loop("metrics", 1.0, lambda: feeder.flush()),
+        loop("schedules", min(0.25, max(0.05, minute / 4)), lambda: schedules.tick()),
         loop("state", 2.0, lambda: write_state(state_path, state())),
     ]
     while not stop.is_set() and time.time() < deadline:
@@ -166,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("sandbox stopping")
     for t in threads:
         t.join(timeout=5)
+    awslambda.use(None)
+    lambdas.stop()
     front_door.stop()
     for proxy in proxies.values():
         proxy.stop()

@@ -30,6 +30,7 @@ from moto.core.utils import utcnow
 from moto.moto_api._internal import mock_random
 
 from deployer.sandbox.alarm_watch import AlarmWatch
+from deployer.sandbox.hook_calls import HookCalls
 from deployer.sandbox.images import image_env
 from deployer.sandbox.native_deployments import DEFAULT_MINUTE
 from deployer.sandbox.native_scheduler import Fleet, NativeScheduler
@@ -62,12 +63,13 @@ class EcsController:
     draining: list[Task] = field(default_factory=list)
     minute: float = DEFAULT_MINUTE  # seconds one ECS minute lasts (bake times, hook timeouts of native deployments)
     cloudwatch_backend: object = None  # where deployment alarms are evaluated (default: moto's, same account and region)
+    lambdas: object = None  # the LambdaRunner that runs AWS_LAMBDA lifecycle hooks (none: every such hook fails)
     native: NativeScheduler = field(init=False)
 
     def __post_init__(self) -> None:
         cloudwatch = self.cloudwatch_backend or cloudwatch_backends[self.ecs_backend.account_id][self.ecs_backend.region_name]
         self.native = NativeScheduler(self.ecs_backend, self.elbv2_backend, self.target_health, AlarmWatch(cloudwatch),
-                                      self.minute, self._event)
+                                      self.minute, self._event, HookCalls(self.lambdas))
 
     # ------------------------------------------------------------ the loop body
     def tick(self, now: float | None = None) -> None:

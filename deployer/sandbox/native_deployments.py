@@ -18,6 +18,13 @@ lasts at least one call, and each traffic shift at least SHIFT_MINUTES, so a cli
 second or two sees it. A service's first deployment only scales up.
 A PAUSE hook holds its stage with a hook AWAITING_ACTION until ContinueServiceDeployment or its
 timeout (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/pause-lifecycle-hooks.html).
+An AWS_LAMBDA hook holds it IN_PROGRESS while its function answers IN_PROGRESS, until SUCCEEDED,
+FAILED (roll back), an answer that is no valid hookStatus or a function error (roll back), or its
+timeout (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/lambda-lifecycle-hooks.html;
+payload and answers: deployer.sandbox.lambda_hooks). The machine only says which invocation is due
+(`Intent.calls`) and reads what came back (`Seen.answers`); the scheduler invokes. During a
+rollback AWS also runs the hooks configured at TEST_TRAFFIC_SHIFT and PRODUCTION_TRAFFIC_SHIFT;
+deployer configures none there, and here no hook runs during a rollback.
 
 Time: `now` in seconds; `minute` is how many seconds one ECS minute lasts (the sandbox's time
 scale), applied to every minute-valued setting: bake times and hook timeouts.
@@ -29,6 +36,8 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from deployer.sandbox import lambda_hooks
+from deployer.sandbox.lambda_hooks import HookAnswer, HookCall
 from deployer.sandbox.native_settings import Settings, settings
 
 MINUTE_ENV, DEFAULT_MINUTE = "DEPLOYER_SANDBOX_MINUTE", 5.0  # seconds one ECS minute lasts in the sandbox
@@ -36,7 +45,8 @@ MINUTE_ENV, DEFAULT_MINUTE = "DEPLOYER_SANDBOX_MINUTE", 5.0  # seconds one ECS m
 PENDING, IN_PROGRESS, SUCCESSFUL, STOPPED = "PENDING", "IN_PROGRESS", "SUCCESSFUL", "STOPPED"
 ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL = "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"
 ACTIVE = (PENDING, IN_PROGRESS, "STOP_REQUESTED", ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS)
-AWAITING, SUCCEEDED, FAILED, TIMED_OUT = "AWAITING_ACTION", "SUCCEEDED", "FAILED", "TIMED_OUT"
+AWAITING, SUCCEEDED, FAILED, TIMED_OUT = "AWAITING_ACTION", "SUCCEEDED", "FAILED", "TIMED_OUT"  # a hook's, and IN_PROGRESS
+HOLDING = (AWAITING, IN_PROGRESS)  # a hook in either holds its stage
 
 # A traffic shift (TEST_TRAFFIC_SHIFT, each PRODUCTION_TRAFFIC_SHIFT) lasts at least this long: ECS
 # moves on once the load balancer applies the new weights, which AWS documents only for NLBs (a
@@ -83,6 +93,10 @@ class HookRun:
     status: str
     expires_at: float
     timeout_action: str
+    target_arn: str | None = None  # AWS_LAMBDA: the function
+    details: object = None  # AWS_LAMBDA: the hookDetails its next invocation gets
+    due_at: float | None = None  # AWS_LAMBDA: when it is invoked next; None while an invocation runs, or once done
+    invocations: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,7 @@ class Seen:
     sources_left: int = 0  # the production source revision's tasks running or draining
     stale_left: int = 0  # the other source revisions' tasks running or draining
     alarms: tuple[str, ...] = ()  # the deployment's alarms now in ALARM
+    answers: tuple[HookAnswer, ...] = ()  # what the Lambda hooks' invocations answered since the last tick
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,7 @@ class Intent:
     source_tasks: bool  # the production source revision
     stale_tasks: bool  # every other source revision
     events: tuple[str, ...] = ()
+    calls: tuple[HookCall, ...] = ()  # Lambda hook invocations to start now
 
 
 @dataclass
@@ -180,12 +196,12 @@ def advance(d: Deployment, seen: Seen, now: float, minute: float) -> Intent:
         d.status, d.finished_at = ROLLBACK_SUCCESSFUL, now
         events.append(f"rolled back to {d.rollback.revision_arn if d.rollback else 'the previous revision'}")
     d.updated_at = now
-    return intent(d, events)
+    return intent(d, events, _due(d, now))
 
 
-def intent(d: Deployment, events: list[str] | tuple = ()) -> Intent:
+def intent(d: Deployment, events: list[str] | tuple = (), calls: tuple[HookCall, ...] = ()) -> Intent:
     return Intent(None if d.initial else d.production_weight, None if d.initial else d.test_weight,
-                  d.target_running, d.source_running, d.stale_running, tuple(events))
+                  d.target_running, d.source_running, d.stale_running, tuple(events), calls)
 
 
 def monitoring(d: Deployment) -> bool:
@@ -256,11 +272,6 @@ def supersede(d: Deployment, by_arn: str, now: float) -> None:
 def _start(d: Deployment, now: float, minute: float, events: list[str]) -> None:
     d.status, d.started_at = IN_PROGRESS, now
     events.append(f"started ({d.settings.strategy}{', first deployment' if d.initial else ''})")
-    lambdas = [h for h in d.settings.hooks if h.target_type != "PAUSE"]
-    if lambdas:
-        _roll_back(d, now, f"{lambdas[0].target_type} lifecycle hooks are not emulated by the deployer sandbox "
-                           f"(hook at {', '.join(lambdas[0].stages)}); only PAUSE hooks are.", events)
-        return
     _enter(d, 0, now, minute, events)
 
 
@@ -268,8 +279,11 @@ def _progress(d: Deployment, seen: Seen, now: float, minute: float, events: list
     if monitoring(d) and seen.alarms:
         _alarmed(d, seen.alarms, now, events)
         return
+    for answer in seen.answers:
+        if _answered(d, answer, now, minute, events):
+            return
     for hook in d.waiting:
-        if hook.status == AWAITING and now >= hook.expires_at:
+        if hook.status in HOLDING and now >= hook.expires_at:
             hook.status = TIMED_OUT
             events.append(f"lifecycle hook {hook.hook_id} timed out at {hook.stage}: {hook.timeout_action}")
             if hook.timeout_action == "ROLLBACK":
@@ -303,16 +317,55 @@ def _enter(d: Deployment, index: int, now: float, minute: float, events: list[st
         d.source_running = d.stale_running = False
     events.append(f"lifecycle stage {phase.stage}{note}")
     d.waiting = []
-    for hook in [h for h in d.settings.hooks if h.target_type == "PAUSE" and phase.stage in h.stages]:
-        run = HookRun(_hook_id(d, len(d.hooks)), "PAUSE", phase.stage, AWAITING, now + hook.timeout_minutes * minute,
-                      hook.timeout_action)
+    for hook in [h for h in d.settings.hooks if phase.stage in h.stages]:
+        pause = hook.target_type == "PAUSE"
+        run = HookRun(_hook_id(d, len(d.hooks), "pause" if pause else "lambda"), hook.target_type, phase.stage,
+                      AWAITING if pause else IN_PROGRESS, now + hook.timeout_minutes * minute, hook.timeout_action,
+                      target_arn=hook.target_arn, details=None if pause else lambda_hooks.configured(hook.details),
+                      due_at=None if pause else now)
         d.hooks.append(run)
         d.waiting.append(run)
-        events.append(f"paused at {phase.stage}: lifecycle hook {run.hook_id} awaiting action")
+        if pause:
+            events.append(f"paused at {phase.stage}: lifecycle hook {run.hook_id} awaiting action")
+        else:
+            events.append(f"lifecycle hook {run.hook_id} at {phase.stage}: invoking {hook.target_arn}")
+
+
+def _answered(d: Deployment, answer: HookAnswer, now: float, minute: float, events: list[str]) -> bool:
+    """Apply what a Lambda hook's invocation answered; True when that rolled the deployment back.
+    An answer to a hook that no longer waits for one (it timed out, the deployment moved on) is dropped."""
+    hook = next((h for h in d.waiting if h.hook_id == answer.hook_id and h.status == IN_PROGRESS and h.due_at is None), None)
+    if hook is None:
+        return False
+    reply = lambda_hooks.read(answer)
+    if reply.status == IN_PROGRESS:
+        hook.details = lambda_hooks.merge(hook.details, reply.details)
+        hook.due_at = now + lambda_hooks.wait(reply.delay, minute)
+        return False
+    if reply.status == SUCCEEDED:
+        hook.status = SUCCEEDED
+        events.append(f"lifecycle hook {hook.hook_id} at {hook.stage} succeeded")
+        return False
+    hook.status = FAILED
+    _roll_back(d, now, f"Lifecycle hook {hook.hook_id} at {hook.stage}: {reply.reason}.", events)
+    return True
+
+
+def _due(d: Deployment, now: float) -> tuple[HookCall, ...]:
+    """The Lambda hooks' invocations due now, marked as running (one at a time per hook)."""
+    if d.status != IN_PROGRESS:
+        return ()
+    calls = []
+    for hook in d.waiting:
+        if hook.target_type != "PAUSE" and hook.status == IN_PROGRESS and hook.due_at is not None and hook.due_at <= now:
+            hook.due_at = None
+            hook.invocations += 1
+            calls.append(HookCall(hook.hook_id, hook.target_arn or "", lambda_hooks.payload(d, hook)))
+    return tuple(calls)
 
 
 def _done(d: Deployment, seen: Seen, now: float, minute: float) -> bool:
-    if any(h.status == AWAITING for h in d.waiting):
+    if any(h.status in HOLDING for h in d.waiting):
         return False
     phase = d.program[d.phase]
     waited = now - d.entered
@@ -366,9 +419,9 @@ def _roll_back(d: Deployment, now: float, reason: str, events: list[str]) -> Non
 
 def _fail_waiting(d: Deployment) -> None:
     for hook in d.waiting:
-        if hook.status == AWAITING:
+        if hook.status in HOLDING:
             hook.status = FAILED
 
 
-def _hook_id(d: Deployment, n: int) -> str:
-    return "ecs-pause-" + hashlib.sha256(f"{d.arn}|{n}".encode()).hexdigest()[:24]
+def _hook_id(d: Deployment, n: int, kind: str) -> str:
+    return f"ecs-{kind}-" + hashlib.sha256(f"{d.arn}|{n}".encode()).hexdigest()[:24]

@@ -7,7 +7,9 @@ what is gets gathered (the new revision's healthy tasks, the tasks still running
 deployment alarms in ALARM); the stage machine (deployer.sandbox.native_deployments) advances;
 and the world is made to match its intent: the rules' weights first, then the fleets the ECS
 controller keeps (which revision runs how many tasks, registered in which group), so a rollback
-takes traffic back before any task of the new revision stops. A finished deployment is folded
+takes traffic back before any task of the new revision stops. The Lambda hook invocations the
+machine asks for start on workers (deployer.sandbox.hook_calls), and their answers go into the
+next tick's `Seen`: a slow function never holds up the loop. A finished deployment is folded
 into the service: its `deployments` (PRIMARY/ACTIVE, rolloutState) and, after a rollback, its
 task definition. With no deployment running, every deployment the service lists keeps its tasks
 (one after a success; two after a deployment stopped half way).
@@ -15,12 +17,13 @@ task definition. With no deployment running, every deployment the service lists 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from deployer.sandbox import listener_weights as rules
 from deployer.sandbox import native_deployments as machine
 from deployer.sandbox.alarm_watch import AlarmWatch
+from deployer.sandbox.hook_calls import HookCalls
 from deployer.sandbox.moto_ext.ecs_deployments import LOCK, Revision, active, store
 from deployer.sandbox.native_settings import advanced_configuration
 from deployer.sandbox.target_health import TargetHealth
@@ -42,6 +45,7 @@ class NativeScheduler:
     alarms: AlarmWatch
     minute: float  # seconds one ECS minute lasts in the sandbox (DEPLOYER_SANDBOX_MINUTE)
     event: Callable[[object, str], None]  # writes a service event
+    hooks: HookCalls = field(default_factory=HookCalls)  # Lambda lifecycle hooks' invocations
 
     def tick(self, service, tasks: list[Task], draining: list[Task], now: float) -> list[Fleet]:
         """The fleets the service should run now (the rules' weights are written before this returns)."""
@@ -59,11 +63,14 @@ class NativeScheduler:
             intent = machine.advance(record, self._seen(record, service, tasks, draining, now), now, self.minute)
             for text in intent.events:
                 self.event(service, f"(service {service.name}) service deployment {record.arn.rsplit('/', 1)[-1]} {text}")
+            for call in intent.calls:
+                self.hooks.start(record.arn, call)
             if record.status in machine.ACTIVE:
                 self._shift(record, service, intent, production, test, groups)
                 self._mark_rollback(record, service)
                 fleets = self._fleets(record, service, intent)
             else:
+                self.hooks.forget(record.arn)
                 self._finish(record, service)
                 fleets = self._steady(service, tasks, draining, production, groups)
             self._count(record, service, tasks, fleets)
@@ -95,7 +102,8 @@ class NativeScheduler:
         alarms = self.alarms.in_alarm(record.settings.alarms.names, now) if machine.monitoring(record) else ()
         return machine.Seen(desired=int(service.desired_count), target_healthy=healthy, target_left=left.count(target),
                             sources_left=left.count(sources[0]) if sources else 0,
-                            stale_left=sum(left.count(s) for s in sources[1:]), alarms=alarms)
+                            stale_left=sum(left.count(s) for s in sources[1:]), alarms=alarms,
+                            answers=self.hooks.answers(record.arn))
 
     def _shift(self, record: machine.Deployment, service, intent: machine.Intent, production, test, groups) -> None:
         if intent.production_weight is None or production is None:

@@ -10,6 +10,7 @@ Minutes stay minutes here: the stage machine scales them (DEPLOYER_SANDBOX_MINUT
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ class Hook:
     timeout_minutes: float
     timeout_action: str  # ROLLBACK or CONTINUE
     target_arn: str | None = None
+    details: str | None = None  # hookDetails as JSON text (AWS_LAMBDA: passed to every invocation)
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def settings(config: dict) -> Settings:
              stages=tuple(h.get("lifecycleStages") or ()),
              timeout_minutes=_number((h.get("timeoutConfiguration") or {}).get("timeoutInMinutes"), HOOK_TIMEOUT_MINUTES),
              timeout_action=(h.get("timeoutConfiguration") or {}).get("action") or HOOK_TIMEOUT_ACTION,
-             target_arn=h.get("hookTargetArn"))
+             target_arn=h.get("hookTargetArn"),
+             details=_json_text(h.get("hookDetails")))
         for h in config.get("lifecycleHooks") or ())
     alarms = config.get("alarms") or {}
     return Settings(
@@ -131,6 +134,9 @@ def problems(config: dict) -> list[str]:
         checks.append((f"lifecycleHooks[{i}].timeoutConfiguration.timeoutInMinutes",
                        (hook.get("timeoutConfiguration") or {}).get("timeoutInMinutes"), 1, 20160))
         stages = hook.get("lifecycleStages") or []
+        # API_DeploymentLifecycleHook: "You must provide this parameter when configuring an AWS_LAMBDA lifecycle hook."
+        if hook.get("targetType") != "PAUSE" and not hook.get("hookTargetArn"):
+            out.append(f"lifecycleHooks[{i}].hookTargetArn is required for an AWS_LAMBDA lifecycle hook")
         if not stages:
             out.append(f"lifecycleHooks[{i}].lifecycleStages must name at least one stage")
         for stage in stages:
@@ -149,6 +155,13 @@ def problems(config: dict) -> list[str]:
         if not low <= number <= high:
             out.append(f"{name} must be between {low:g} and {high:g}, not {number:g}")
     return out
+
+
+def _json_text(value: Any) -> str | None:
+    """CloudFormation gives HookDetails as a JSON object or as the text of one; the API as a document."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
 
 
 def _number(value: Any, default: float) -> float:

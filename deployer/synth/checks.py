@@ -6,7 +6,10 @@ of twenty minutes into a stack update. Works on the template's dict form. Pure.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Iterator
+
+from deployer.errors import SynthError
 
 ALB_WEIGHT_RANGE = (0, 999)
 ROUTE53_WEIGHT_RANGE = (0, 255)
@@ -18,6 +21,14 @@ Rule = Callable[[dict], Iterator[Problem]]
 def check_template(template: dict) -> list[Problem]:
     """Every problem found, in rule order; empty means the template passes."""
     return [problem for rule in RULES for problem in rule(template)]
+
+
+def checked(t):
+    """The troposphere Template `t`, if it passes every rule; else SynthError with every problem."""
+    problems = check_template(t.to_dict())
+    if problems:
+        raise SynthError(problems)
+    return t
 
 
 def _resources(template: dict, kind: str) -> Iterator[tuple[str, dict]]:
@@ -190,6 +201,71 @@ def _native_role(resources: dict, service: str, value: Any) -> Iterator[Problem]
         yield f"{role_ids[0]}: needs the managed policy {INFRASTRUCTURE_POLICY} to change the listener rules"
 
 
+def _role_id(value: Any) -> str | None:
+    return value["Fn::GetAtt"][0] if isinstance(value, dict) and "Fn::GetAtt" in value else None
+
+
+def _may_invoke(role: dict, target: Any) -> bool:
+    """The role's inline policies allow lambda:InvokeFunction on exactly `target`."""
+    for policy in role.get("Policies", []):
+        for statement in (policy.get("PolicyDocument") or {}).get("Statement", []):
+            actions = statement.get("Action")
+            actions = [actions] if isinstance(actions, str) else actions or []
+            resources = statement.get("Resource")
+            resources = resources if isinstance(resources, list) else [resources]
+            if statement.get("Effect") == "Allow" and "lambda:InvokeFunction" in actions and target in resources:
+                return True
+    return False
+
+
+def _trusts(role: dict, principal: str) -> bool:
+    return any(s.get("Effect") == "Allow" and principal in str((s.get("Principal") or {}).get("Service"))
+               for s in (role.get("AssumeRolePolicyDocument") or {}).get("Statement", []))
+
+
+def _invokers(template: dict) -> Iterator[tuple[str, str, Any, Any]]:
+    """(where, the service that assumes the role, role value, function) for every Lambda that AWS
+    invokes for us: ECS's AWS_LAMBDA lifecycle hooks and EventBridge Scheduler's targets."""
+    for logical_id, props in _resources(template, "AWS::ECS::Service"):
+        for hook in (props.get("DeploymentConfiguration") or {}).get("LifecycleHooks", []):
+            if hook.get("TargetType", "AWS_LAMBDA") == "AWS_LAMBDA":
+                where = f"{logical_id}: the AWS_LAMBDA hook at {', '.join(hook.get('LifecycleStages', []))}"
+                yield where, "ecs.amazonaws.com", hook.get("RoleArn"), hook.get("HookTargetArn")
+    for logical_id, props in _resources(template, "AWS::Scheduler::Schedule"):
+        target = props.get("Target") or {}
+        yield f"{logical_id}: its target", "scheduler.amazonaws.com", target.get("RoleArn"), target.get("Arn")
+
+
+def lambda_invokers(template: dict) -> Iterator[Problem]:
+    """ECS and EventBridge Scheduler call a Lambda function with the role they are given: without
+    lambda:InvokeFunction on that function, the deployment rolls back (ECS) or nothing runs."""
+    resources = template.get("Resources", {})
+    for where, principal, role_value, function in _invokers(template):
+        if not function:
+            yield f"{where} has no function to invoke"
+            continue
+        role_id = _role_id(role_value)
+        if role_id is None:
+            yield f"{where} needs a RoleArn from this template (a role {principal} may assume)"
+            continue
+        role = resources.get(role_id, {}).get("Properties", {})
+        if not _trusts(role, principal):
+            yield f"{role_id}: {principal} cannot assume this role ({where})"
+        if not _may_invoke(role, function):
+            yield f"{role_id}: needs lambda:InvokeFunction on {json.dumps(function, sort_keys=True)} ({where})"
+
+
+def lambda_log_groups(template: dict) -> Iterator[Problem]:
+    """A function writes to /aws/lambda/<name>: without that group (and no permission to create one)
+    its logs are lost, and a group Lambda creates itself keeps them forever."""
+    groups = {props.get("LogGroupName") for _, props in _resources(template, "AWS::Logs::LogGroup")}
+    for logical_id, props in _resources(template, "AWS::Lambda::Function"):
+        name = props.get("FunctionName")
+        custom = (props.get("LoggingConfig") or {}).get("LogGroup")
+        if isinstance(name, str) and custom is None and f"/aws/lambda/{name}" not in groups:
+            yield f"{logical_id}: no log group /aws/lambda/{name} in this template (with a retention)"
+
+
 RULES: tuple[Rule, ...] = (
     alb_weights,
     route53_weights,
@@ -198,4 +274,6 @@ RULES: tuple[Rule, ...] = (
     awsvpc_ip_targets,
     deployment_percents,
     native_traffic,
+    lambda_invokers,
+    lambda_log_groups,
 )

@@ -43,7 +43,7 @@ def add_roles(t: Template, service: Service) -> None:
     # The application's own permissions; deliberately empty until the spec grows a field for them.
     t.add_resource(Role(names.TASK_ROLE, AssumeRolePolicyDocument=_ECS_TASKS_TRUST))
     if native.two_target_groups(service):
-        native.add_infrastructure_role(t)
+        native.add_infrastructure_role(t, service)
 
 
 def execution_role_arn():

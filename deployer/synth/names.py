@@ -11,6 +11,26 @@ RECORDS_TABLE_OUTPUT = "RecordsTable"
 ACCESS_LOGS_BUCKET = "AccessLogsBucket"
 ACCESS_LOGS_OUTPUT = "AccessLogsBucketName"
 ACCESS_LOGS_EXPORT = "deployer-access-logs-bucket"  # imported by services with access_logs.bucket: bootstrap
+RECORDS_TABLE_EXPORT = "deployer-records-table"  # the table's name: the judge function's DEPLOYER_TABLE
+RECORDS_TABLE_ARN_OUTPUT = "RecordsTableArn"
+RECORDS_TABLE_ARN_EXPORT = "deployer-records-table-arn"  # what the judge's role may read and write
+CODE_BUCKET = "CodeBucket"
+CODE_BUCKET_OUTPUT = "CodeBucketName"
+CODE_BUCKET_EXPORT = "deployer-code-bucket"  # the judge function's artifact: judge/<sha256>.zip
+
+# The judge function (deployer.judge), one per account and region, in a stack of its own.
+JUDGE_STACK = "deployer-judge"
+JUDGE_FUNCTION_NAME = "deployer-judge"
+JUDGE_HANDLER = "deployer.judge.entry.handle"
+JUDGE_CODE_PREFIX = "judge/"
+JUDGE_FUNCTION = "JudgeFunction"
+JUDGE_FUNCTION_OUTPUT = "JudgeFunctionArn"
+JUDGE_FUNCTION_EXPORT = "deployer-judge-function-arn"  # imported by services whose release.ecs.judge is lambda
+PARAM_CODE_KEY = "CodeKey"
+PARAM_RUNTIME = "Runtime"
+PARAM_ARCHITECTURE = "Architecture"
+JUDGE_RUNTIMES = ("python3.11", "python3.12", "python3.13")  # Lambda's Pythons the artifact may be built with
+JUDGE_ARCHITECTURES = ("x86_64", "arm64")
 
 PARAM_IMAGE = "ImageUri"
 PARAM_TEST_COLOR = "TestListenerColor"

@@ -12,12 +12,27 @@ CloudFormation update never moves traffic that ECS moved.
 
 The deployment configuration sets the strategy, ECS's bake times, the service's alarms as
 deployment alarms (ECS rolls back on them by itself, whether or not a runner is watching) and a
-PAUSE lifecycle hook at each stage the judge decides, with the spec's timeout and action.
+lifecycle hook at the stages the judge decides, with the spec's timeout and action:
+- `release.ecs.judge: runner`: one PAUSE hook; deployer's process answers it;
+- `release.ecs.judge: lambda`: one AWS_LAMBDA hook per stage, calling the judge function (the
+  `deployer-judge` stack's export) with the infrastructure role, which may invoke that function and no
+  other. ECS's payload does not say which stage called (AWS: "Lifecycle hooks for Amazon ECS service
+  deployments", the lifecycle payloads), so each hook's details carry the service and the stage.
+  ECS calls the function with the hook's RoleArn: a role ECS (ecs.amazonaws.com) may assume, holding
+  lambda:InvokeFunction ("Permissions required for Lambda functions in Amazon ECS blue/green
+  deployments", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-permissions.html).
+  The timeout applies to Lambda hooks as to PAUSE ones: the API reference documents
+  TimeoutConfiguration on DeploymentLifecycleHook for either target type (default 1440 minutes,
+  ROLLBACK; https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentLifecycleHook.html)
+  and reports a Lambda hook's `expiresAt` and `timeoutAction` too (API_DeploymentLifecycleHookDetail),
+  so a judge that keeps answering IN_PROGRESS (ECS calls it again, every 30 s by default:
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/lambda-lifecycle-hooks.html) is
+  stopped by it as well.
 """
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Sub, Template
+from troposphere import GetAtt, ImportValue, Ref, Sub, Template
 from troposphere.ecs import (
     AdvancedConfiguration,
     CanaryConfiguration,
@@ -30,7 +45,7 @@ from troposphere.ecs import (
     LoadBalancer,
 )
 from troposphere.elasticloadbalancingv2 import Condition, ListenerRule, PathPatternConfig
-from troposphere.iam import Role
+from troposphere.iam import Policy, Role
 
 from deployer.spec import Service
 from deployer.spec.native import ECS_STRATEGY, judge_at
@@ -70,9 +85,24 @@ def production_rule(service: Service) -> str:
     return names.LISTENER_RULE if service.load_balancer.rule is not None else names.PRODUCTION_RULE
 
 
-def add_infrastructure_role(t: Template) -> None:
+def judged_by_lambda(service: Service) -> bool:
+    """ECS calls the judge function at the judged stages (there are some, and the spec says lambda)."""
+    return bool(service.release.native and service.release.ecs_options.judge == "lambda" and judge_at(service))
+
+
+def judge_function_arn():
+    """The judge function's ARN, exported by the `deployer-judge` stack (deployer.synth.judge)."""
+    return ImportValue(names.JUDGE_FUNCTION_EXPORT)
+
+
+def add_infrastructure_role(t: Template, service: Service) -> None:
+    extra = {}
+    if judged_by_lambda(service):  # the role ECS calls the hooks with: this one function only
+        invoke = {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": judge_function_arn()}
+        extra["Policies"] = [Policy(PolicyName="invoke-judge",
+                                    PolicyDocument={"Version": "2012-10-17", "Statement": [invoke]})]
     t.add_resource(Role(names.INFRASTRUCTURE_ROLE, AssumeRolePolicyDocument=_ECS_TRUST,
-                        ManagedPolicyArns=[Sub(INFRASTRUCTURE_POLICY)]))
+                        ManagedPolicyArns=[Sub(INFRASTRUCTURE_POLICY)], **extra))
 
 
 def load_balancers(service: Service) -> list[LoadBalancer]:
@@ -113,12 +143,23 @@ def deployment_configuration(service: Service, alarm_names: list) -> DeploymentC
             StepPercent=percent(release.linear.step_percent), StepBakeTimeInMinutes=step_bake // 60)
     if options.deployment_alarms and alarm_names:
         config["Alarms"] = DeploymentAlarms(AlarmNames=alarm_names, Enable=True, Rollback=True)
-    stages = judge_at(service)
-    if stages:
-        config["LifecycleHooks"] = [DeploymentLifecycleHook(
-            TargetType="PAUSE",
-            LifecycleStages=list(stages),
-            TimeoutConfiguration=HookTimeoutConfig(
-                TimeoutInMinutes=options.hook_timeout // 60, Action=options.on_hook_timeout.upper()),
-        )]
+    if judge_at(service):
+        config["LifecycleHooks"] = lifecycle_hooks(service)
     return DeploymentConfiguration(**config)
+
+
+def lifecycle_hooks(service: Service) -> list[DeploymentLifecycleHook]:
+    """A PAUSE hook at the judged stages, or under `judge: lambda` an AWS_LAMBDA hook at each."""
+    options, stages = service.release.ecs_options, judge_at(service)
+    timeout = {"TimeoutConfiguration": HookTimeoutConfig(
+        TimeoutInMinutes=options.hook_timeout // 60, Action=options.on_hook_timeout.upper())}
+    if not judged_by_lambda(service):
+        return [DeploymentLifecycleHook(TargetType="PAUSE", LifecycleStages=list(stages), **timeout)]
+    return [DeploymentLifecycleHook(
+        TargetType="AWS_LAMBDA",
+        HookTargetArn=judge_function_arn(),
+        RoleArn=GetAtt(names.INFRASTRUCTURE_ROLE, "Arn"),
+        LifecycleStages=[stage],
+        HookDetails={"service": service.name, "stage": stage},
+        **timeout,
+    ) for stage in stages]

@@ -8,16 +8,17 @@ from troposphere import Template
 
 from deployer.errors import ConfigError
 from deployer.spec import DeployerConfig
-from deployer.synth import bootstrap_template, cluster_template, service_template
+from deployer.synth import bootstrap_template, cluster_template, judge_template, service_template
 
 
 def templates_for(config: DeployerConfig, services: list[str]) -> dict[str, Template]:
-    """File stem -> template for the named services (all when empty), their clusters and bootstrap."""
+    """File stem -> template for the named services (all when empty), their clusters, and the stacks
+    made once per account and region (bootstrap, and the judge function's)."""
     unknown = [s for s in services if s not in config.services]
     if unknown:
         raise ConfigError([f"no service {s!r} (services: {', '.join(sorted(config.services))})" for s in unknown])
     chosen = [config.services[s] for s in (services or list(config.services))]
-    out: dict[str, Template] = {"bootstrap": bootstrap_template()}
+    out: dict[str, Template] = {"bootstrap": bootstrap_template(), "judge": judge_template()}
     for cluster in sorted({s.cluster for s in chosen}):
         out[f"cluster-{cluster}"] = cluster_template(cluster)
     for service in chosen:

@@ -81,7 +81,7 @@ def test_synth_writes_templates_that_cfn_lint_accepts(capsys, tmp_path):
     files = out.split()
     assert code == 0 and sorted(p.rsplit("/", 1)[1] for p in files) == sorted(
         ["bootstrap.template.json", "cluster-demo.template.json", "web.template.json", "api.template.json", "worker-web.template.json",
-         "checkout.template.json"]
+         "checkout.template.json", "judge.template.json"]
     )
     lint = cfn_lint(files)
     assert lint.returncode == 0, lint.stdout + lint.stderr

@@ -18,6 +18,8 @@ def stack_parameters(stack: str) -> dict[str, str]:
 BOOTSTRAP_ROWS = [
     "+ Add     AccessLogsBucket (AWS::S3::Bucket)",
     "+ Add     AccessLogsBucketPolicy (AWS::S3::BucketPolicy)",
+    "+ Add     CodeBucket (AWS::S3::Bucket)",
+    "+ Add     CodeBucketPolicy (AWS::S3::BucketPolicy)",
     "+ Add     Records (AWS::DynamoDB::Table)",
 ]
 
@@ -50,7 +52,9 @@ def test_bootstrap_exports_the_access_log_bucket_and_keeps_its_settings(observer
     bootstrap(cfn, progress, settings={"KmsKeyArn": key, "AccessLogRetentionDays": "30"})
     exports = {e["Name"]: e["Value"] for e in client("cloudformation").list_exports()["Exports"]}
     bucket = cfn.outputs(names.BOOTSTRAP_STACK)[names.ACCESS_LOGS_OUTPUT]
-    assert exports == {names.ACCESS_LOGS_EXPORT: bucket}
+    outputs = cfn.outputs(names.BOOTSTRAP_STACK)
+    assert exports[names.ACCESS_LOGS_EXPORT] == bucket and exports[names.RECORDS_TABLE_EXPORT] == outputs[names.RECORDS_TABLE_OUTPUT]
+    assert set(exports) == {names.ACCESS_LOGS_EXPORT, names.RECORDS_TABLE_EXPORT, names.RECORDS_TABLE_ARN_EXPORT, names.CODE_BUCKET_EXPORT}
     client("s3").head_bucket(Bucket=bucket)  # made by the stack (moto keeps no versioning or policy from CloudFormation)
     again = bootstrap(cfn, progress)
     assert again.results[0].action == "noop"

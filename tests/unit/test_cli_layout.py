@@ -8,7 +8,7 @@ from deployer.cli import cli
 from tests.conftest import ROOT
 
 COMMANDS = {"abort", "bootstrap", "history", "pipelines", "promote", "provision", "release", "resume", "rollback", "sandbox",
-            "schema", "status", "synth", "tidy", "train", "validate", "wait", "webhook"} | ({"judge"} if "judge" in cli.list_commands(None) else set())
+            "schema", "status", "synth", "tidy", "train", "validate", "wait", "webhook", "judge"}
 
 
 def test_the_root_group_has_every_command_and_defines_none_of_them():

@@ -46,10 +46,15 @@ class Ctx:
         return make(service, self.target, self.clock, self.journal)
 
 
-def ecs_runs(target: LambdaEcs, ctx: Ctx, clock: FakeClock, service="checkout", limit: int = 500) -> None:
-    """ECS's side: advance stages; at a Lambda hook call the judge and act on its answer."""
+def ecs_runs(target: LambdaEcs, ctx: Ctx, clock: FakeClock, service="checkout", limit: int = 500, guard: list | None = None) -> None:
+    """ECS's side: advance stages; at a Lambda hook call the judge and act on its answer. With
+    `guard`, the schedule's guard runs every 20 s too (its answers appended there)."""
     carried: dict = {}
+    next_guard = clock() + 20
     for _ in range(limit):
+        if guard is not None and clock() >= next_guard:
+            guard.extend(tick(ctx)["actions"])
+            next_guard = clock() + 20
         target.deployment(target.arn)
         if target.status != "IN_PROGRESS":
             return
@@ -259,3 +264,20 @@ def test_the_functions_policy_grants_only_calls_deployers_adapters_make():
     for action in sorted(actions()):
         operation = re.sub(r"(?<!^)(?=[A-Z])", "_", action.split(":", 1)[1]).lower()
         assert operation in called, f"{action} is granted but no adapter calls {operation}"
+
+
+def test_guard_stops_a_bad_canary_between_hooks(checkout, clock):
+    """Between ECS's hooks (the canary's bake) no hook calls the function: the guard's gate read
+    on the schedule fails the canary there and has ECS roll back, as the runner would at its poll."""
+    target = LambdaEcs.native(clock, pause_at=(), canary_bake=600.0, behaviour={"example/checkout:3": Behaviour(error_rate=0.20)})
+    journal = MemoryJournal()
+    releases.release(make(checkout, target, clock, journal), request_from_spec(checkout, "example/checkout:3"), actor="ci")
+    ctx = Ctx(checkout, target, clock, journal)
+    seen: list = []
+    ecs_runs(target, ctx, clock, guard=seen)
+    stopped = [a for a in seen if a["action"] == "stopped"]
+    assert stopped and stopped[0]["detail"].startswith("error_rate_above_limit"), seen
+    assert target.stops == 1 and target.status == "ROLLBACK_SUCCESSFUL"
+    assert not [c for c in ctx.calls if c["hookStatus"] == "FAILED"]  # it never reached the next hook
+    settled = tick(ctx)["actions"]
+    assert settled[0]["action"] == "settled" and journal.latest("checkout").state == states.ROLLED_BACK

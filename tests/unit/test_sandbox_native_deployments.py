@@ -290,15 +290,6 @@ def test_continue_is_refused_unless_the_hook_awaits_and_the_deployment_is_in_pro
     assert refused.value.code == "InvalidParameterException" and "is SUCCEEDED, not AWAITING_ACTION" in refused.value.message
 
 
-def test_lambda_hooks_are_not_emulated_and_fail_the_deployment_at_once():
-    clock = FakeClock()
-    d = deployment({"strategy": "BLUE_GREEN", "lifecycleHooks": [{"hookTargetArn": "arn:aws:lambda:us-east-1:1:function:f",
-                                                                  "lifecycleStages": ["POST_SCALE_UP"]}]})
-    first = m.advance(d, World().seen(), clock.now, 1.0)
-    assert d.status == m.ROLLBACK_IN_PROGRESS and not first.target_tasks
-    assert "AWS_LAMBDA lifecycle hooks are not emulated" in d.status_reason
-
-
 # ------------------------------------------------------------ alarms and StopServiceDeployment
 ALARMED = {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 10, "alarms": {"alarmNames": ["web-5xx", "web-p99"], "enable": True, "rollback": True}}
 

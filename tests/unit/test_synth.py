@@ -7,7 +7,7 @@ import os
 import pytest
 
 from deployer.errors import SynthError
-from deployer.spec import parse_config
+from deployer.spec import load_config, parse_config
 from deployer.synth import checked, service_template
 from deployer.synth.checks import check_template
 from deployer.synth.render import render, templates_for
@@ -15,21 +15,31 @@ from tests.conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 UPDATE = os.environ.get("DEPLOYER_UPDATE_GOLDEN") == "1"
+JUDGED_SPEC = GOLDEN / "specs" / "judged.yaml"  # services judged by the Lambda function, beside the examples
 
 
 def resources_of(template: dict, kind: str) -> dict:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
-@pytest.mark.parametrize("stem", ["bootstrap", "cluster-demo", "web", "api", "worker-web", "checkout"])
-def test_examples_match_golden_files(examples_config, stem):
+def _compare_golden(rendered: str, stem: str) -> None:
     """Set DEPLOYER_UPDATE_GOLDEN=1 to rewrite them after an intended change (then review the diff)."""
-    rendered = render(templates_for(examples_config, [])[stem], "json")
     path = GOLDEN / f"{stem}.template.json"
     if UPDATE:
         path.parent.mkdir(exist_ok=True)
         path.write_text(rendered)
     assert rendered == path.read_text(), f"{path.name} differs; rerun with DEPLOYER_UPDATE_GOLDEN=1 if intended"
+
+
+@pytest.mark.parametrize("stem", ["bootstrap", "judge", "cluster-demo", "web", "api", "worker-web", "checkout"])
+def test_examples_match_golden_files(examples_config, stem):
+    _compare_golden(render(templates_for(examples_config, [])[stem], "json"), stem)
+
+
+@pytest.mark.parametrize("stem", ["payments"])
+def test_lambda_judged_services_match_golden_files(stem):
+    config = load_config(JUDGED_SPEC)
+    _compare_golden(render(templates_for(config, [stem])[stem], "json"), stem)
 
 
 def test_canary_service_has_two_colors_behind_weighted_listener(examples_config):

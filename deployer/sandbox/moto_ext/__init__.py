@@ -2,7 +2,9 @@
 
 Each extension patches one moto backend method, says which AWS behaviour it imitates, and has
 a test in tests/functional/test_moto_ext.py (the service deployments of native ECS services and
-AWS::CloudWatch::Alarm: in tests/functional/test_sandbox_native*.py). `install()` is idempotent.
+AWS::CloudWatch::Alarm: in tests/functional/test_sandbox_native*.py; Lambda's Invoke and
+AWS::Scheduler::Schedule: in tests/functional/test_sandbox_lambda*.py). `install()` is idempotent;
+Invoke runs functions once the sandbox names its runner (`awslambda.use`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ def install(target_health) -> None:
 
     if moto.__version__ != MOTO_VERSION:
         raise RuntimeError(f"the sandbox's moto extensions are written for moto {MOTO_VERSION}, found {moto.__version__}")
-    from deployer.sandbox.moto_ext import cloudformation, cloudwatch, cloudwatch_alarms, ecs, ecs_deployments, ecs_tasks, elbv2, route53
+    from deployer.sandbox.moto_ext import (awslambda, cloudformation, cloudwatch, cloudwatch_alarms, ecs, ecs_deployments, ecs_tasks,
+                                           elbv2, route53, scheduler)
 
     cloudformation.install()
     elbv2.install()
@@ -34,4 +37,6 @@ def install(target_health) -> None:
     ecs.install()
     ecs_deployments.install()
     ecs_tasks.install()
+    awslambda.install()
+    scheduler.install()
     _installed_with = target_health

@@ -144,8 +144,9 @@ def describe(d: machine.Deployment) -> dict:
         "sourceServiceRevisions": sources,
         "targetServiceRevision": summary(d.target_revision, weight, test),
         "lifecycleStage": d.stage,
-        "lifecycleHookDetails": [{"hookId": h.hook_id, "targetType": h.target_type, "status": h.status,
-                                  "expiresAt": _time(h.expires_at), "timeoutAction": h.timeout_action} for h in d.hooks] or None,
+        "lifecycleHookDetails": [_drop_none({"hookId": h.hook_id, "targetType": h.target_type, "targetArn": h.target_arn,
+                                             "status": h.status, "expiresAt": _time(h.expires_at), "timeoutAction": h.timeout_action})
+                                 for h in d.hooks] or None,
         "deploymentConfiguration": d.config,
         "rollback": None if d.rollback is None else _drop_none({
             "reason": d.rollback.reason, "startedAt": _time(d.rollback.started_at), "serviceRevisionArn": d.rollback.revision_arn}),
