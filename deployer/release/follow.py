@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from deployer.errors import Interrupted, TimedOut, UsageError
+from deployer.errors import InconsistentState, Interrupted, RolledBack, TimedOut, UsageError
+from deployer.release import record as states
 from deployer.release.settle import reached, settle
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def wait(ex: Executor, actor: str, *, release_id: str | None = None, until: str 
     while True:
         shown.new(ex, record)
         if record.finished:
-            return record
+            return ended(ex, record)
         if record.ecs_deployment:
             deployment = ex.target.deployment(record.ecs_deployment)
             shown.stage(ex, deployment.stage or deployment.status)
@@ -49,6 +50,17 @@ def wait(ex: Executor, actor: str, *, release_id: str | None = None, until: str 
             raise Interrupted(f"{name}: stopped waiting; release {record.id} goes on without this process",
                               hint=f"`deployer wait {name} --release {record.id}` follows it again")
         record = journal.load(name, record.id) or record
+
+
+def ended(ex: Executor, record: ReleaseRecord) -> ReleaseRecord:
+    """A finished release, as an attached run ends it: rolled back and failed are errors (exit 3, 4)."""
+    ex.record = record  # what the report is made of, whatever is raised
+    if record.state == states.ROLLED_BACK:
+        raise RolledBack(f"{record.service}: release {record.id} rolled back: {record.reason}")
+    if record.state == states.FAILED:
+        raise InconsistentState(f"{record.service}: release {record.id} failed: {record.reason}",
+                                hint=f"check `deployer status {record.service}`; traffic may need a manual fix")
+    return record
 
 
 class Shown:

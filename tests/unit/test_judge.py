@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from deployer.aws.ecs_deployments import Hook
+from deployer.errors import RolledBack
 from deployer.judge.guard import tick
 from deployer.judge.hook import answer
 from deployer.release import record as states
@@ -140,7 +141,10 @@ def test_bad_canary_is_failed_by_the_function_and_ecs_rolls_back(checkout, clock
     assert done["actions"] == [{"service": "checkout", "release_id": record.id, "action": "settled", "state": states.ROLLED_BACK}]
     final = journal.latest("checkout")
     assert final.reason == record.reason and report(final)["exit_code"] == 3
-    assert wait(make(checkout, target, clock, journal), "ci", timeout=5).state == states.ROLLED_BACK
+    follower = make(checkout, target, clock, journal)
+    with pytest.raises(RolledBack) as ended:  # `deployer wait` exits as the attached release would have: 3
+        wait(follower, "ci", timeout=5)
+    assert ended.value.exit_code == 3 and follower.record.state == states.ROLLED_BACK
 
 
 def test_too_few_requests_is_in_progress_until_the_gate_gives_up(checkout, clock):
@@ -246,8 +250,10 @@ def test_rolled_back_by_the_guard_reads_as_rolled_back_to_wait(examples_config, 
     target = orphaned_canary(web, clock, journal, {"example/web:3": Behaviour(0.2)})
     clock.sleep(30)
     tick(Ctx(web, target, clock, journal))
-    done = wait(make(web, target, clock, journal), "ci", timeout=5)
-    assert done.state == states.ROLLED_BACK and report(done)["exit_code"] == 3
+    follower = make(web, target, clock, journal)
+    with pytest.raises(RolledBack):
+        wait(follower, "ci", timeout=5)
+    assert follower.record.state == states.ROLLED_BACK and report(follower.record)["exit_code"] == 3
     assert target.weights_now == {"blue": 100, "green": 0}
 
 
