@@ -65,7 +65,7 @@ def test_the_same_install_gives_the_same_bytes(artifact, tmp_path):
     assert artifact.key == f"judge/{artifact.sha256}.zip"
 
 
-def test_entries_are_sorted_with_fixed_times_and_modes_and_no_bytecode(artifact):
+def test_entries_are_sorted_with_fixed_times_and_modes_and_hash_based_bytecode(artifact):
     with zipfile.ZipFile(artifact.path) as archive:
         infos = archive.infolist()
         manifest = json.loads(archive.read(MANIFEST))
@@ -76,7 +76,15 @@ def test_entries_are_sorted_with_fixed_times_and_modes_and_no_bytecode(artifact)
     assert {m for n, m in modes.items() if n.endswith("/")} == {0o040755}
     assert {m for n, m in modes.items() if not n.endswith("/")} <= {0o100644, 0o100755}
     assert "deployer/" in names and "deployer/judge/" in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    # every module's bytecode beside it, hash-based (PEP 552 flags 0b01: unchecked), no timestamp in it
+    import sys
+
+    cached = [n for n in names if n.endswith(".pyc")]
+    assert f"deployer/judge/__pycache__/entry.{sys.implementation.cache_tag}.pyc" in cached
+    assert all(n.split("/")[-2] == "__pycache__" for n in cached)
+    with zipfile.ZipFile(artifact.path) as archive:
+        flags = int.from_bytes(archive.read(cached[0])[4:8], "little")
+    assert flags == 0b01
     assert not [n for n in names if n.startswith(("troposphere", "jinja2", "pydantic", "werkzeug", "deployer/_data/"))]
     assert "deployer/judge/entry.py" in names and "botocore/data/endpoints.json" in names
     services = {n.split("/")[2] for n in names if n.startswith("botocore/data/") and n.count("/") > 2}
