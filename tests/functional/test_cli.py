@@ -35,7 +35,8 @@ def test_validate_ok(capsys):
     code, out, err = run(capsys, "-c", SPEC, "validate")
     assert code == 0
     assert out.strip().splitlines()[-2].endswith(
-        "4 service(s) valid: web (canary), api (bluegreen), worker-web (rolling), checkout (canary, engine ecs)")
+        "5 service(s) valid: web (canary), api (bluegreen), worker-web (rolling), checkout (canary, engine ecs), "
+        "orders (canary, engine ecs)")
     assert out.strip().splitlines()[-1] == "1 train(s): storefront (api -> web, worker-web)"
 
 
@@ -56,7 +57,7 @@ def test_missing_file_and_unknown_service(capsys, tmp_path):
     code, _, err = run(capsys, "-c", str(tmp_path / "nope.yaml"), "validate")
     assert code == 2 and f"error: {tmp_path / 'nope.yaml'}: file not found" in err
     code, _, err = run(capsys, "-c", SPEC, "synth", "shop", "-d", str(tmp_path))
-    assert code == 2 and "error: no service 'shop' (services: api, checkout, web, worker-web)" in err
+    assert code == 2 and "error: no service 'shop' (services: api, checkout, orders, web, worker-web)" in err
 
 
 def test_bad_flag_is_usage_error(capsys):
@@ -66,7 +67,7 @@ def test_bad_flag_is_usage_error(capsys):
 
 def test_json_output_for_machines(capsys):
     code, out, _ = run(capsys, "-c", SPEC, "-o", "json", "validate")
-    assert code == 0 and json.loads(out) == {"result": "valid", "file": SPEC, "services": ["web", "api", "worker-web", "checkout"],
+    assert code == 0 and json.loads(out) == {"result": "valid", "file": SPEC, "services": ["web", "api", "worker-web", "checkout", "orders"],
                                                  "trains": {"storefront": [["api"], ["web", "worker-web"]]}}
 
 
@@ -81,7 +82,7 @@ def test_synth_writes_templates_that_cfn_lint_accepts(capsys, tmp_path):
     files = out.split()
     assert code == 0 and sorted(p.rsplit("/", 1)[1] for p in files) == sorted(
         ["bootstrap.template.json", "cluster-demo.template.json", "web.template.json", "api.template.json", "worker-web.template.json",
-         "checkout.template.json", "judge.template.json"]
+         "checkout.template.json", "orders.template.json", "judge.template.json"]
     )
     lint = cfn_lint(files)
     assert lint.returncode == 0, lint.stdout + lint.stderr

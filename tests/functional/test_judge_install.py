@@ -21,7 +21,7 @@ from tests.conftest import ROOT
 from tests.functional.conftest import REGION, client, no_sleep
 from tests.functional.test_cli import run
 
-JUDGED_SPEC = ROOT / "tests" / "golden" / "specs" / "judged.yaml"
+EXAMPLES_SPEC = ROOT / "examples" / "deployer.yaml"
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::")  # moto skips types it does not model
 
 
@@ -127,17 +127,17 @@ def test_the_ping_runs_the_installed_zip_where_the_endpoint_can_run_functions(se
 
 
 def test_a_lambda_judged_service_needs_the_judge_stack_first(observer, progress, artifact, services):
-    service = load_config(JUDGED_SPEC).services["payments"]
+    service = load_config(EXAMPLES_SPEC).services["orders"]
+    bootstrap(observer.cloudformation, progress)  # its access logs go to the bootstrap bucket
     with pytest.raises(ConfigError) as info:
         provision(service, observer, progress, dry_run=True)
     assert info.value.exit_code == 2 and info.value.lines() == [
-        "payments: release.ecs.judge is 'lambda', but there is no stack deployer-judge",
+        "orders: release.ecs.judge is 'lambda', but there is no stack deployer-judge",
         "hint: run `deployer judge install` (once per account and region, after `deployer bootstrap`), then provision again",
     ]
-    bootstrap(observer.cloudformation, progress)
     install(artifact, services, progress)
     report = provision(service, observer, progress, dry_run=True)
-    assert [(r.stack, r.action) for r in report.results] == [("deployer-cluster-demo", "dry-run"), ("deployer-payments", "dry-run")]
+    assert [(r.stack, r.action) for r in report.results] == [("deployer-cluster-demo", "dry-run"), ("deployer-orders", "dry-run")]
 
 
 def test_package_command_reports_the_artifact_as_json(capsys, tmp_path):

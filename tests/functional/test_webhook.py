@@ -443,7 +443,7 @@ def test_the_example_entries_match_the_example_spec():
 
 @pytest.mark.parametrize("entry,line", [
     ("  - service: shop\n    image: r/shop:{tag}\n",
-     "releases.0.service: no service shop in {spec} (services: web, api, worker-web, checkout)"),
+     "releases.0.service: no service shop in {spec} (services: web, api, worker-web, checkout, orders)"),
     ("  - train: shop\n" + MEMBERS, "releases.0.train: no train shop in {spec} (trains: storefront)"),
     ("  - train: storefront\n" + MEMBERS, "releases.0.images: train storefront needs an image for every member; missing: worker-web"),
     ("  - train: storefront\n" + MEMBERS + "      worker-web: r/w:{tag}\n      shop: r/shop:{tag}\n",

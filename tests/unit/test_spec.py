@@ -34,7 +34,7 @@ def test_minimal_spec_gets_safe_defaults():
 
 
 def test_examples_validate(examples_config):
-    assert set(examples_config.services) == {"web", "api", "worker-web", "checkout"}
+    assert set(examples_config.services) == {"web", "api", "worker-web", "checkout", "orders"}
     assert examples_config.services["web"].release.strategy == "canary"
     assert examples_config.services["api"].dns_switched
     assert examples_config.services["worker-web"].release.rolling.percents == (50, 100)
@@ -81,7 +81,7 @@ def test_missing_required_field_names_each_service(example_text):
     found = problems(example_text.replace("  cluster: demo\n", ""))
     assert "deployer.yaml:30: services.web.cluster: required field is missing" in found
     assert "deployer.yaml:75: services.worker-web.cluster: required field is missing" in found
-    assert len(found) == 4
+    assert len(found) == 5
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ from tests.conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 UPDATE = os.environ.get("DEPLOYER_UPDATE_GOLDEN") == "1"
-JUDGED_SPEC = GOLDEN / "specs" / "judged.yaml"  # services judged by the Lambda function, beside the examples
 
 
 def resources_of(template: dict, kind: str) -> dict:
@@ -31,15 +30,9 @@ def _compare_golden(rendered: str, stem: str) -> None:
     assert rendered == path.read_text(), f"{path.name} differs; rerun with DEPLOYER_UPDATE_GOLDEN=1 if intended"
 
 
-@pytest.mark.parametrize("stem", ["bootstrap", "judge", "cluster-demo", "web", "api", "worker-web", "checkout"])
+@pytest.mark.parametrize("stem", ["bootstrap", "judge", "cluster-demo", "web", "api", "worker-web", "checkout", "orders"])
 def test_examples_match_golden_files(examples_config, stem):
     _compare_golden(render(templates_for(examples_config, [])[stem], "json"), stem)
-
-
-@pytest.mark.parametrize("stem", ["payments"])
-def test_lambda_judged_services_match_golden_files(stem):
-    config = load_config(JUDGED_SPEC)
-    _compare_golden(render(templates_for(config, [stem])[stem], "json"), stem)
 
 
 def test_canary_service_has_two_colors_behind_weighted_listener(examples_config):

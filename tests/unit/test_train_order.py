@@ -45,18 +45,18 @@ def test_the_example_train_releases_api_then_web_and_worker_web_together():
 
 @pytest.mark.parametrize("body,line", [
     ("    services: [api, web]\n    depends_on: {web: [api], api: [web]}\n",
-     "deployer.yaml:120: trains.storefront.depends_on: a cycle: api -> web -> api"),
+     "deployer.yaml:147: trains.storefront.depends_on: a cycle: api -> web -> api"),
     ("    services: [api, web, shop]\n",
-     "deployer.yaml:119: trains.storefront.services[2]: shop is not a service of this file (services: web, api, worker-web, checkout)"),
+     "deployer.yaml:146: trains.storefront.services[2]: shop is not a service of this file (services: web, api, worker-web, checkout, orders)"),
     ("    waves: [[api], [web, cart]]\n",
-     "deployer.yaml:119: trains.storefront.waves: cart is not a service of this file (services: web, api, worker-web, checkout)"),
+     "deployer.yaml:146: trains.storefront.waves: cart is not a service of this file (services: web, api, worker-web, checkout, orders)"),
     ("    services: [api]\n    waves: [[web]]\n",
-     "deployer.yaml:120: trains.storefront.waves: give either waves, or services with depends_on; not both"),
-    ("    waves: [[api], [api, web]]\n", "deployer.yaml:119: trains.storefront.waves: api is in more than one wave"),
-    ("    services: [api, api]\n", "deployer.yaml:119: trains.storefront.services: a member is listed twice: api"),
+     "deployer.yaml:147: trains.storefront.waves: give either waves, or services with depends_on; not both"),
+    ("    waves: [[api], [api, web]]\n", "deployer.yaml:146: trains.storefront.waves: api is in more than one wave"),
+    ("    services: [api, api]\n", "deployer.yaml:146: trains.storefront.services: a member is listed twice: api"),
     ("    services: [api]\n    on_failure: undo\n",
-     "deployer.yaml:120: trains.storefront.on_failure: expected 'rollback_all' or 'stop' (got 'undo')"),
-    ("    services: [api]\n    max_parallel: 0\n", "deployer.yaml:120: trains.storefront.max_parallel: expected greater than or equal to 1 (got 0)"),
+     "deployer.yaml:147: trains.storefront.on_failure: expected 'rollback_all' or 'stop' (got 'undo')"),
+    ("    services: [api]\n    max_parallel: 0\n", "deployer.yaml:147: trains.storefront.max_parallel: expected greater than or equal to 1 (got 0)"),
 ])
 def test_a_train_that_cannot_run_is_one_line_naming_the_field(body, line):
     with pytest.raises(ConfigError) as info:
