@@ -81,12 +81,14 @@ def traffic(service, rps, duration):
 
 
 @sandbox.command()
-@click.argument("chapter", required=False, default="story", type=click.Choice(["story", "trains", "native"]))
+@click.argument("chapter", required=False, default="story", type=click.Choice(["story", "trains", "native", "judge"]))
 @click.option("--keep", is_flag=True, help="Leave the sandbox running afterwards.")
 def demo(chapter, keep):
     """A story in the sandbox. `story` (the default): a good canary, a faulty one rolled back,
     blue/green over DNS. `trains`: a release train once good, once halted by a bad member.
-    `native`: ECS's own canary (engine ecs) judged stage by stage, once good, once rolled back."""
+    `native`: ECS's own canary (engine ecs) judged stage by stage, once good, once rolled back.
+    `judge`: releases that outlive their runner: ECS's canary judged by the judge function with
+    --detach, and a killed runner's canary rolled back by its guard."""
     from deployer.sandbox.demo import run_demo
 
     raise SystemExit(run_demo(chapter, keep=keep))

@@ -10,6 +10,12 @@
   emulated stage by stage, one ECS minute lasting DEPLOYER_SANDBOX_MINUTE seconds): v2 continued
   at each judged stage, then v3 (20% 5xx) rolled back by the judge at the canary stage, with the
   numbers; `status` shows where ECS's deployment ended.
+- `judge` (opt-in, about 2.5 minutes): releases that outlive their runner. `deployer judge install`
+  deploys the judge function (its zip run as a local process at each call); `orders`, whose ECS
+  canary the function judges at ECS's Lambda hooks, is released with --detach and followed by
+  `deployer wait`, once good, once rolled back (by ECS's alarm or the function's gate, whichever
+  sees the 20% 5xx first); then web's runner is killed (SIGKILL) while a canary answering 20% 5xx
+  serves, and the function's guard, on its schedule, rolls it back.
 """
 
 from __future__ import annotations
@@ -68,8 +74,8 @@ def _traffic(sandbox: control.Sandbox, rates: dict[str, float]):
             t.join(timeout=15)
 
 
-def _set_up(sandbox: control.Sandbox, services: tuple[str, ...]) -> control.Sandbox:
-    for args in (("bootstrap",), *(("provision", s) for s in services)):
+def _set_up(sandbox: control.Sandbox, services: tuple[str, ...], first: tuple[tuple[str, ...], ...] = ()) -> control.Sandbox:
+    for args in (("bootstrap",), *first, *(("provision", s) for s in services)):
         if _deployer(sandbox, *args) != 0:
             raise click.ClickException(f"deployer {' '.join(args)} failed")
     sandbox = control.find() or sandbox
@@ -121,13 +127,70 @@ def _native(sandbox: control.Sandbox) -> tuple[dict[str, int], dict[str, int], d
     return outcomes, expected, results
 
 
+def _listener_weights(sandbox: control.Sandbox, service: str) -> dict[str, int]:
+    cfn, elbv2 = sandbox.client("cloudformation"), sandbox.client("elbv2")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=f"deployer-{service}")["Stacks"][0]["Outputs"]}
+    listener = elbv2.describe_listeners(ListenerArns=[outputs["ListenerArn"]])["Listeners"][0]
+    by_arn = {g["TargetGroupArn"]: g.get("Weight", 0) for g in listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]}
+    return {c: by_arn.get(outputs[f"{c.capitalize()}TargetGroupArn"], 0) for c in ("blue", "green")}
+
+
+def _until(check, timeout: float, every: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(every)
+    return False
+
+
+def _orphan(sandbox: control.Sandbox, service: str, image: str) -> tuple[int, float | None]:
+    """Release `image` to `service` and kill its runner (SIGKILL, as a lost CI agent) once the canary
+    serves; the guard's rollback is followed with `deployer wait`. Returns wait's exit code and the
+    seconds from the kill to all traffic back on the stable color."""
+    before = _listener_weights(sandbox, service)
+    stable = max(before, key=before.get)
+    env = {**os.environ, **sandbox.env()}
+    click.echo(click.style(f"\n$ deployer release {service} --image {image}    # killed (SIGKILL) once its canary serves",
+                           fg="cyan", bold=True))
+    runner = subprocess.Popen([sys.executable, "-m", "deployer", "release", service, "--image", image, "--poll", "2s"], env=env)
+    try:
+        serving = _until(lambda: _listener_weights(sandbox, service)[stable] < 100, timeout=120)
+    finally:
+        runner.kill()
+        runner.wait(timeout=10)
+    if not serving:
+        return 1, None
+    killed = time.monotonic()
+    click.echo(click.style("runner killed; its lock's lease runs out, then the judge function's guard acts", fg="yellow"))
+    recovered = _until(lambda: _listener_weights(sandbox, service)[stable] == 100, timeout=180)
+    seconds = time.monotonic() - killed if recovered else None
+    return _deployer(sandbox, "wait", service, "--timeout", "2m", "--poll", "2s"), seconds
+
+
+def _judge(sandbox: control.Sandbox) -> tuple[dict[str, int], dict[str, int], dict]:
+    sandbox = _set_up(sandbox, ("orders", "web"), first=(("judge", "install"),))
+    outcomes: dict[str, int] = {}
+    with _traffic(sandbox, {"orders": 60, "web": 60}) as results:
+        for version, name in (("2", "orders v2 (ECS canary, judged by the function)"), ("3", "orders v3 (20% 5xx)")):
+            _deployer(sandbox, "release", "orders", "--image", f"example/orders:{version}", "--detach")
+            outcomes[name] = _deployer(sandbox, "wait", "orders", "--poll", "2s")
+        outcomes["web v3 (canary, runner killed)"], seconds = _orphan(sandbox, "web", "example/web:3")
+    _deployer(sandbox, "history", "web")
+    if seconds is not None:
+        click.echo(f"  traffic back on the stable color {seconds:.1f}s after the runner was killed "
+                   f"(its lease: 20 s; the guard's schedule: every sandbox minute)")
+    expected = {"orders v2 (ECS canary, judged by the function)": 0, "orders v3 (20% 5xx)": 3, "web v3 (canary, runner killed)": 3}
+    return outcomes, expected, results
+
+
 def run_demo(chapter: str = "story", keep: bool = False) -> int:
     started = time.monotonic()
     was_running = control.find() is not None
     sandbox = control.up()
     click.echo(f"sandbox at {sandbox.endpoint}; spec {sandbox.spec}")
     try:
-        outcomes, expected, results = {"story": _story, "trains": _trains, "native": _native}[chapter](sandbox)
+        outcomes, expected, results = {"story": _story, "trains": _trains, "native": _native, "judge": _judge}[chapter](sandbox)
         click.echo(click.style("\nsummary", bold=True))
         for name, code in outcomes.items():
             click.echo(f"  {name:<40} {MEANING.get(code, f'exit {code}')}")
@@ -136,7 +199,8 @@ def run_demo(chapter: str = "story", keep: bool = False) -> int:
         click.echo(f"  demo took {time.monotonic() - started:.0f}s")
         if chapter == "story":
             click.echo("  next: `deployer sandbox demo trains` releases api, web and worker-web as one train;")
-            click.echo("        `deployer sandbox demo native` shows ECS's own canary judged stage by stage")
+            click.echo("        `deployer sandbox demo native` shows ECS's own canary judged stage by stage;")
+            click.echo("        `deployer sandbox demo judge` shows releases that outlive their runner")
         return 0 if outcomes == expected else 1
     finally:
         if not keep and not was_running:
