@@ -71,50 +71,20 @@ class Factory:
         return DynamoJournal(Table(self.clients().client("dynamodb"), table))
 
     def target(self, service):
-        from deployer.aws.cloudwatch import CloudWatch
-        from deployer.aws.ecs import EcsReleases
-        from deployer.aws.elbv2 import Elbv2
-        from deployer.aws.route53 import Route53
-        from deployer.release.target import ServiceTarget
+        from deployer.release.wiring import service_target
 
-        from deployer.errors import ConfigError, NotFound
-        from deployer.synth import names
-
-        clients = self.clients()
-        try:
-            return ServiceTarget.load(
-                service,
-                self.cloudformation(),
-                EcsReleases(clients.client("ecs")),
-                Elbv2(clients.client("elbv2")),
-                Route53(clients.client("route53")),
-                CloudWatch(clients.client("cloudwatch")),
-            )
-        except NotFound:
-            raise ConfigError([f"{service.name} is not provisioned (no stack {names.stack_name(service.name)})"],
-                              hint=f"run `deployer provision {service.name}`") from None
+        return service_target(service, self.clients())
 
     def executor(self, service, *, poll: float = 5.0, stop=None, wait_for_lock: float = 0.0, journal=None, progress=None,
                  stop_requested=None, target=None):
-        import os
-        import threading
-        import time
+        from deployer.release.wiring import executor
 
-        from deployer.release.executor import Executor, Settings
-        if self.github:
-            from deployer.reporting.github import GithubProgress as Progress
-        else:
-            from deployer.reporting.text import ReleaseTextProgress as Progress
-
-        stop = stop or threading.Event()
-        journal = journal or self.journal()
-        return Executor(
-            service=service,
-            target=target or self.target(service),
-            journal=journal,
-            progress=progress or Progress(),
-            clock=time.time,
-            sleep=stop.wait,
-            stop_requested=stop_requested or stop.is_set,
-            settings=Settings(poll=poll, wait_for_lock=wait_for_lock, check_proxy=os.environ.get("DEPLOYER_HTTP_PROXY") or None),
-        )
+        if progress is None:
+            if self.github:
+                from deployer.reporting.github import GithubProgress as Progress
+            else:
+                from deployer.reporting.text import ReleaseTextProgress as Progress
+            progress = Progress()
+        journal = journal or self.journal()  # no bootstrap stack is the first thing to say
+        return executor(service, target or self.target(service), journal, progress, poll=poll, stop=stop,
+                        wait_for_lock=wait_for_lock, stop_requested=stop_requested)

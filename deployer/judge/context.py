@@ -7,7 +7,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from deployer.release.journal import DynamoJournal
@@ -43,7 +42,7 @@ class JudgeContext:
     holder: str  # who takes the lock: the function and its request
     poll: float = 2.0
     clock: Callable[[], float] = time.time
-    _factory: object = field(default=None, init=False, repr=False)
+    _clients: object = field(default=None, init=False, repr=False)
     _journal: DynamoJournal | None = field(default=None, init=False, repr=False)
 
     @classmethod
@@ -55,21 +54,22 @@ class JudgeContext:
         return cls(table=table, holder=f"judge:{env.get('AWS_LAMBDA_FUNCTION_NAME', 'deployer-judge')}/{request}")
 
     @property
-    def factory(self):
-        if self._factory is None:
-            from deployer.cli.factory import Factory
+    def clients(self):
+        if self._clients is None:
+            from deployer.aws.session import AwsSettings, ClientFactory
 
-            self._factory = Factory(config_path=Path("deployer.yaml"))  # never read: specs come from records
-        return self._factory
+            self._clients = ClientFactory(AwsSettings.from_env())  # the function's region (and endpoint, in the sandbox)
+        return self._clients
 
     @property
     def journal(self) -> DynamoJournal:
         if self._journal is None:
             from deployer.aws.dynamodb import Table
 
-            self._journal = DynamoJournal(Table(self.factory.clients().client("dynamodb"), self.table))
+            self._journal = DynamoJournal(Table(self.clients.client("dynamodb"), self.table))
         return self._journal
 
     def executor(self, service, prefix: str, stop: threading.Event | None = None):
-        return self.factory.executor(service, poll=self.poll, stop=stop or threading.Event(), journal=self.journal,
-                                     progress=LogProgress(prefix))
+        from deployer.release.wiring import executor, service_target
+
+        return executor(service, service_target(service, self.clients), self.journal, LogProgress(prefix), poll=self.poll, stop=stop)

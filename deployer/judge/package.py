@@ -4,8 +4,8 @@ Never downloads anything: the zip holds the installed `deployer` package and the
 distributions the judge can import at run time, found from deployer-ecs's Requires-Dist (and
 theirs, transitively), kept only where the judge's code imports them. The judge's imports are read
 from its source: every `import` in deployer/judge and in the deployer modules it reaches, those inside
-functions too, except into the packages NOT_FOLLOWED names with the reason (a functional test runs
-the unzipped artifact's guard and a hook against an emulated AWS to hold that). boto3 and botocore travel
+functions too (a functional test runs the unzipped artifact's guard and a hook against an emulated
+AWS with nothing else on its path to hold that). boto3 and botocore travel
 along: the runtime's own boto3 may be older than the floor deployer needs for ECS's deployment
 APIs (and AWS recommends bundling it: "Working with .zip file archives for Python Lambda functions"). botocore's service models are cut to the services the judge calls (its permissions name them).
 
@@ -48,9 +48,6 @@ RUNTIME_GLIBC = {"python3.11": (2, 26), "python3.12": (2, 34), "python3.13": (2,
 BOTOCORE_SERVICES = {"dynamodb": "dynamodb", "cloudformation": "cloudformation", "cloudwatch": "cloudwatch",
                      "elasticloadbalancing": "elbv2", "route53": "route53", "ecs": "ecs"}
 ALSO_BOTOCORE = ("sts",)
-# Deployer packages the judge never runs, though code it imports could reach them from a function it
-# does not call: `deployer provision` (the CLI factory's observer), which needs troposphere.
-NOT_FOLLOWED = {"deployer.provision": "stack provisioning (the CLI factory's observer), never run by the judge"}
 LEFT_OUT = ("deployer/_data/",)  # example app, images and pipeline templates: files the judge never reads
 DIST_INFO_SKIPPED = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")  # install-local, not the code
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -162,14 +159,14 @@ def judge_imports(root: Path) -> dict[str, str]:
     """Top-level names of the non-stdlib modules the judge can import -> a module that imports it.
 
     From every module of deployer/judge but this one, following deployer's own imports (also those
-    inside functions) except into NOT_FOLLOWED."""
+    inside functions)."""
     roots = [f"deployer.judge.{p.stem}" for p in sorted((root / "judge").glob("*.py")) if p.stem not in ("package",)]
     seen: set[str] = set()
     found: dict[str, str] = {}
     todo = ["deployer.judge", *roots]
     while todo:
         module = todo.pop()
-        if module in seen or any(module == n or module.startswith(n + ".") for n in NOT_FOLLOWED):
+        if module in seen:
             continue
         seen.add(module)
         path = _source(root, module)

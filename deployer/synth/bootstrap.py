@@ -120,17 +120,24 @@ def _records_table(kms_key: Parameter) -> Table:
                 "`deployer bootstrap --kms-key ARN` switches the table to your key.")
 
 
+def _private() -> dict:
+    """What both buckets hold to: no public access, objects owned by the bucket owner, versioned."""
+    return dict(
+        PublicAccessBlockConfiguration=PublicAccessBlockConfiguration(
+            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+        ),
+        OwnershipControls=OwnershipControls(Rules=[OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        VersioningConfiguration=VersioningConfiguration(Status="Enabled"),
+    )
+
+
 def _access_logs_bucket(log_days: Parameter) -> Bucket:
     bucket = Bucket(
         names.ACCESS_LOGS_BUCKET,
         BucketEncryption=BucketEncryption(ServerSideEncryptionConfiguration=[
             ServerSideEncryptionRule(ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))
         ]),
-        PublicAccessBlockConfiguration=PublicAccessBlockConfiguration(
-            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
-        ),
-        OwnershipControls=OwnershipControls(Rules=[OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-        VersioningConfiguration=VersioningConfiguration(Status="Enabled"),
+        **_private(),
         LifecycleConfiguration=LifecycleConfiguration(Rules=[
             LifecycleRule(
                 Id="expire-access-logs",
@@ -161,11 +168,7 @@ def _code_bucket(kms_key: Parameter) -> Bucket:
         BucketEncryption=BucketEncryption(ServerSideEncryptionConfiguration=[
             ServerSideEncryptionRule(ServerSideEncryptionByDefault=by_default, BucketKeyEnabled=True)
         ]),
-        PublicAccessBlockConfiguration=PublicAccessBlockConfiguration(
-            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
-        ),
-        OwnershipControls=OwnershipControls(Rules=[OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-        VersioningConfiguration=VersioningConfiguration(Status="Enabled"),
+        **_private(),
         # artifacts are named by their sha256 and never rewritten: only an overwritten key leaves an old version
         LifecycleConfiguration=LifecycleConfiguration(Rules=[
             LifecycleRule(

@@ -108,3 +108,30 @@ def observer(aws):
         elbv2=Elbv2(client("elbv2"), sleep=no_sleep),
         route53=Route53(client("route53"), sleep=no_sleep),
     )
+
+
+def sandbox_daemon(directory, minute: str, lifetime: int, images=None):
+    """A sandbox daemon of its own for a module's tests (its own directory, ports, time scale), with
+    none of this process's AWS settings; stopped by the caller with control.down(directory)."""
+    import subprocess
+    import sys
+    import time
+
+    from deployer.sandbox import control
+    from deployer.sandbox.native_deployments import MINUTE_ENV
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env[MINUTE_ENV] = minute
+    command = [sys.executable, "-m", "deployer.sandbox.daemon", "--dir", str(directory), "--port", str(free_port()),
+               "--proxy-base", str(free_port()), "--app", str(control.DEFAULT_APP), "--lifetime", str(lifetime)]
+    if images is not None:
+        command += ["--images", str(images)]
+    with open(directory / "daemon.out", "ab") as log:
+        subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=str(directory))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = control.find(directory)
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError((directory / "daemon.out").read_text()[-3000:])

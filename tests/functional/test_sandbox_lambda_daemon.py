@@ -9,16 +9,12 @@ invocation's lines and REPORT line, as CloudWatch Logs would.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import boto3
 import pytest
 
 from deployer.sandbox import control
-from deployer.sandbox.native_deployments import MINUTE_ENV
-from tests.functional.conftest import free_port
+from tests.functional.conftest import sandbox_daemon
 from tests.functional.test_sandbox_lambda import stack_template
 from tests.functional.test_sandbox_lambda_runner import zip_of
 from tests.functional.test_sandbox_native import wait
@@ -48,15 +44,8 @@ def handle(event, context):
 @pytest.fixture(scope="module")
 def box(tmp_path_factory):
     directory = tmp_path_factory.mktemp("lambda-sandbox")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env[MINUTE_ENV] = "0.2"
-    command = [sys.executable, "-m", "deployer.sandbox.daemon", "--dir", str(directory), "--port", str(free_port()),
-               "--proxy-base", str(free_port()), "--app", str(control.DEFAULT_APP), "--lifetime", "600"]
-    with open(directory / "daemon.out", "ab") as log:
-        subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=str(directory))
     try:
-        assert wait(lambda: control.find(directory), timeout=60), (directory / "daemon.out").read_text()[-3000:]
-        yield control.find(directory)
+        yield sandbox_daemon(directory, "0.2", 600)
     finally:
         control.down(directory)
 

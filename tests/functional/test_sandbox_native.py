@@ -10,9 +10,6 @@ StopServiceDeployment or when a deployment alarm goes to ALARM, with nobody call
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,8 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from deployer.sandbox import control
-from deployer.sandbox.native_deployments import MINUTE_ENV
-from tests.functional.conftest import free_port
+from tests.functional.conftest import sandbox_daemon
 
 MINUTE = 0.2  # seconds per ECS minute in this sandbox
 FINISHED = ("SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED")
@@ -34,15 +30,8 @@ def box(tmp_path_factory):
     directory = tmp_path_factory.mktemp("native-sandbox")
     images = directory / "images.yaml"
     images.write_text('images:\n  example/web:bad: {ERROR_RATE: "1.0"}\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env[MINUTE_ENV] = str(MINUTE)
-    command = [sys.executable, "-m", "deployer.sandbox.daemon", "--dir", str(directory), "--port", str(free_port()),
-               "--proxy-base", str(free_port()), "--app", str(control.DEFAULT_APP), "--images", str(images), "--lifetime", "900"]
-    with open(directory / "daemon.out", "ab") as log:
-        subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=str(directory))
     try:
-        assert wait(lambda: control.find(directory), timeout=60), (directory / "daemon.out").read_text()[-3000:]
-        yield control.find(directory)
+        yield sandbox_daemon(directory, str(MINUTE), 900, images)
     finally:
         control.down(directory)
 
