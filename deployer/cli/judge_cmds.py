@@ -43,7 +43,8 @@ def install(factory, zip_path, dry_run):
 
 def _services(factory):
     from deployer.provision.judge import JudgeServices
-    from deployer.provision.judge_aws import CodeBucket, JudgeFunction
+    from deployer.aws.awslambda import JudgeFunction
+    from deployer.aws.s3 import CodeBucket
 
     clients = factory.clients()
     return JudgeServices(factory.cloudformation(), CodeBucket(clients.client("s3")), JudgeFunction(clients.client("lambda")))

@@ -17,7 +17,8 @@ from typing import Callable
 from deployer.aws.cloudformation import CloudFormation
 from deployer.errors import ConfigError, InconsistentState, ProvisionFailed
 from deployer.judge.package import Artifact, package
-from deployer.provision.judge_aws import CodeBucket, Invocation, JudgeFunction, b64
+from deployer.aws.awslambda import Invocation, JudgeFunction
+from deployer.aws.s3 import CodeBucket, b64
 from deployer.provision.stacks import Progress, StackResult, apply_stack
 from deployer.synth import judge_template, names
 

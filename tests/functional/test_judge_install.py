@@ -13,7 +13,8 @@ from deployer import __version__
 from deployer.errors import ConfigError
 from deployer.judge.package import describe, package
 from deployer.provision.judge import JudgeServices, install
-from deployer.provision.judge_aws import CodeBucket, JudgeFunction
+from deployer.aws.awslambda import JudgeFunction
+from deployer.aws.s3 import CodeBucket
 from deployer.provision.service import bootstrap, provision
 from deployer.spec import load_config
 from deployer.synth import names
