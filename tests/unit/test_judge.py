@@ -287,3 +287,20 @@ def test_guard_stops_a_bad_canary_between_hooks(checkout, clock):
     assert not [c for c in ctx.calls if c["hookStatus"] == "FAILED"]  # it never reached the next hook
     settled = tick(ctx)["actions"]
     assert settled[0]["action"] == "settled" and journal.latest("checkout").state == states.ROLLED_BACK
+
+
+def test_wait_until_a_stage_returns_while_the_release_goes_on(checkout, clock):
+    from deployer.release.settle import reached
+
+    assert reached("BAKE_TIME", "PRODUCTION_TRAFFIC_SHIFT") and not reached("SCALE_UP", "POST_TEST_TRAFFIC_SHIFT")
+    assert not reached("SOMETHING_NEW", "SCALE_UP")  # a stage ECS adds later is not taken for past anything
+    target = LambdaEcs.native(clock, pause_at=())
+    journal = MemoryJournal()
+    record = handed_over(checkout, target, clock, journal)
+    follower = make(checkout, target, clock, journal)
+    at = wait(follower, "ci", release_id=record.id, until="POST_TEST_TRAFFIC_SHIFT", timeout=60)
+    assert at.state == states.RUNNING and target.script[target.at][0] == "POST_TEST_TRAFFIC_SHIFT"
+    from deployer.errors import TimedOut
+
+    with pytest.raises(TimedOut, match="still running after 10s of waiting; it goes on"):
+        wait(follower, "ci", release_id=record.id, timeout=10)  # nobody answers the hook
