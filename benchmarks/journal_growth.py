@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 from deployer.release import service as releases  # noqa: E402
 from deployer.release.executor import Executor, Settings  # noqa: E402
-from deployer.release.journal import MemoryJournal  # noqa: E402
+from deployer.release.memory_journal import MemoryJournal  # noqa: E402
 from deployer.release.plan import ReleaseRequest  # noqa: E402
 from deployer.spec import load_config  # noqa: E402
 from tests.fakes import Behaviour, FakeClock, FakeTarget, RecordingProgress  # noqa: E402

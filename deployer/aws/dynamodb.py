@@ -75,6 +75,7 @@ class Table(Adapter):
             ExpressionAttributeValues={":pk": {"S": pk}, ":prefix": {"S": sk_prefix}},
             ScanIndexForward=not newest_first,
             Limit=limit,
+            ConsistentRead=True,  # the latest record as the last writer left it (the judge reads it right after)
         )
         return response.get("Items", [])
 

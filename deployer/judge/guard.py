@@ -47,6 +47,9 @@ def tick(ctx: JudgeContext, context=None) -> dict:
         except DeployerError as error:
             log.error("%s: %s", service_name, error.message)
             actions.append({"service": service_name, "release_id": release_id, "action": "error", "detail": error.message})
+        except Exception as error:  # noqa: BLE001 - one release's surprise must not stop the guard for the others
+            log.exception("%s: unexpected %s", service_name, type(error).__name__)
+            actions.append({"service": service_name, "release_id": release_id, "action": "error", "detail": type(error).__name__})
     for action in actions:
         if action["action"] != "none":
             log.info("guard: %s", action)
@@ -61,7 +64,8 @@ def look_after(ctx: JudgeContext, service_name: str, release_id: str, deadline: 
         return {"action": "none", "detail": f"held by {holder.holder} for {holder.expires_at - now:.0f}s more"}
     record = journal.load(service_name, release_id)
     if record is None or record.finished:
-        return {"action": "none", "detail": "finished"}
+        journal.forget_in_flight(service_name, release_id)
+        return {"action": "forgotten", "detail": "its release is finished (or gone): the marker is removed"}
     service = service_of(record.plan)
     if service is None:
         return {"action": "none", "detail": "planned by an older deployer: `deployer resume` or `rollback` by hand"}
@@ -94,10 +98,11 @@ def look_after(ctx: JudgeContext, service_name: str, release_id: str, deadline: 
 def _judge_between_hooks(ctx: JudgeContext, ex, plan, record) -> dict:
     """The new revision serving between two of ECS's hooks: one gate read; a FAIL rolls ECS back."""
     follow = next(s for s in plan.steps if isinstance(s, FollowEcsDeployment))
-    if follow.limits is None or follow.canary == follow.baseline:
+    overdue = ctx.clock() > record.started_at + follow.timeout  # release.timeout plus ECS's bakes, as the runner's
+    if follow.limits is None or (follow.canary == follow.baseline and not overdue):
         return {"action": "none", "detail": "ECS's deployment goes on"}
     weights = ex.target.weights()
-    if weights.get(follow.canary, 0) == 0 or ex.target.deployment(record.ecs_deployment).finished:
+    if (weights.get(follow.canary, 0) == 0 and not overdue) or ex.target.deployment(record.ecs_deployment).finished:
         return {"action": "none", "detail": "ECS's deployment goes on"}
     try:
         lease = ctx.journal.acquire(record.service, ctx.holder, record.id, ctx.clock(), ex.settings.lease)
@@ -108,6 +113,9 @@ def _judge_between_hooks(ctx: JudgeContext, ex, plan, record) -> dict:
         if current is None or current.finished or current.state != states.RUNNING:
             return {"action": "none", "detail": "changed meanwhile"}
         ex.attach(plan, current, lease)
+        if overdue:
+            return _stop(ex, current, follow, f"{Why.TIMEOUT}: ECS's deployment was not done after {follow.timeout}s",
+                         "StopServiceDeployment ROLLBACK by the guard: past the release's timeout")
         if weights != (current.weights or {}):  # ECS moved traffic since anyone looked: windows start here
             current.weights, ex.shifted_at, current.shifted_at = weights, ex.clock(), ex.clock()
             ex.note(None, "ECS set weights " + ", ".join(f"{c} {w}" for c, w in weights.items()))
@@ -117,14 +125,20 @@ def _judge_between_hooks(ctx: JudgeContext, ex, plan, record) -> dict:
             ex.save()
             return {"action": "none", "detail": f"gate between hooks: {verdict.outcome}"}
         record_verdict(ex, plan.steps.index(follow), weights.get(follow.canary, 0), verdict)
-        ex.target.stop_deployment(current.ecs_deployment)
-        current.state, current.reason = states.ROLLING_BACK, f"{verdict.reason}: {verdict.detail}"
-        current.rollback_steps, current.rollback_index = [RollBackEcsDeployment(follow.timeout).to_dict()], 0
-        ex.note(None, "StopServiceDeployment ROLLBACK by the guard: the gate failed between ECS's hooks")
-        ex.save()
-        return {"action": "stopped", "state": current.state, "detail": current.reason}
+        return _stop(ex, current, follow, f"{verdict.reason}: {verdict.detail}",
+                     "StopServiceDeployment ROLLBACK by the guard: the gate failed between ECS's hooks")
     finally:
         ctx.journal.release(ex.lease or lease)
+
+
+def _stop(ex, record, follow: FollowEcsDeployment, reason: str, note: str) -> dict:
+    """ECS's own rollback of the release's deployment, recorded with why (settled once ECS is done)."""
+    ex.target.stop_deployment(record.ecs_deployment)
+    record.state, record.reason = states.ROLLING_BACK, reason
+    record.rollback_steps, record.rollback_index = [RollBackEcsDeployment(follow.timeout).to_dict()], 0
+    ex.note(None, note)
+    ex.save()
+    return {"action": "stopped", "state": record.state, "detail": reason}
 
 
 def _carry_on(ex, plan, record, lease, on_orphan: str, lost: str, deadline: float) -> dict:

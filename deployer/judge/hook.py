@@ -46,15 +46,27 @@ def answer(event: dict, ctx: JudgeContext) -> dict:
     if record is None or record.finished:
         log.warning("%s %s: no unfinished deployer release; ECS's deployment was not started by deployer: not judged", service_name, stage)
         return {"hookStatus": SUCCEEDED}
+    try:
+        return _judged(event, ctx, record, service_name, stage, details)
+    except DeployerError as error:
+        log.error("%s %s: %s; ECS rolls the deployment back", service_name, stage, error.message)
+    except Exception:  # noqa: BLE001 - fail safe: whatever went wrong, ECS rolls back rather than go on unjudged
+        log.exception("%s %s: unexpected error; ECS rolls the deployment back", service_name, stage)
+    return {"hookStatus": FAILED}
+
+
+def _judged(event: dict, ctx: JudgeContext, record, service_name: str, stage: str, details: dict) -> dict:
     service = service_of(record.plan)
     follow = _follow_step(record.plan, service)
     if service is None or follow is None:
         log.error("%s: release %s has no stored spec or no ECS deployment to judge (planned by an older deployer?)", service_name, record.id)
         return {"hookStatus": FAILED}
-    if follow.limits is None or record.state == states.ROLLING_BACK:
-        log.info("%s %s: a rollback's deployment, not judged", service_name, stage)
+    if follow.limits is None:
+        log.info("%s %s: the deployment of a rollback, not judged", service_name, stage)
         return {"hookStatus": SUCCEEDED}
     ex = ctx.executor(service, prefix=f"{service_name} {stage}:")
+    if not _calls_for(ex, record, event):
+        return {"hookStatus": FAILED}
     try:
         lease = ctx.journal.acquire(service_name, ctx.holder, record.id, ex.clock(), LOCK_LEASE)
     except Locked as busy:
@@ -62,15 +74,28 @@ def answer(event: dict, ctx: JudgeContext) -> dict:
         return _in_progress(details, BUSY_DELAY)
     try:
         record = ctx.journal.load(service_name, record.id)  # as it is now that the lock is ours
-        if record.finished:
+        if record.finished or record.state == states.ROLLING_BACK:
+            log.info("%s %s: release %s is %s", service_name, stage, record.id, record.state)
             return {"hookStatus": SUCCEEDED if record.state == states.RELEASED else FAILED}
         ex.attach(plan_from_dict(record.plan, service), record, lease)
         return _decide(ex, follow, stage, details)
-    except DeployerError as error:
-        log.error("%s %s: %s; ECS rolls the deployment back", service_name, stage, error.message)
-        return {"hookStatus": FAILED}
     finally:
         ctx.journal.release(ex.lease or lease)
+
+
+def _calls_for(ex, record, event: dict) -> bool:
+    """The calling deployment is the release's: the revision ECS deploys (the payload's, at its top
+    level or under executionDetails, as AWS has logged it) is the one the release's deployment targets."""
+    payload = event.get("executionDetails") if isinstance(event.get("executionDetails"), dict) else event
+    calling = payload.get("targetServiceRevisionArn") or event.get("targetServiceRevisionArn")
+    if not calling or not record.ecs_deployment:
+        return True  # nothing to compare: the runner died before it recorded the deployment
+    ours = ex.target.deployment(record.ecs_deployment).target_revision
+    if ours and ours != calling:
+        log.error("%s: ECS calls for revision %s, release %s deploys %s: not this release's deployment",
+                  record.service, calling, record.id, ours)
+        return False
+    return True
 
 
 def _follow_step(plan: dict, service) -> FollowEcsDeployment | None:

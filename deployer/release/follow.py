@@ -29,19 +29,21 @@ def wait(ex: Executor, actor: str, *, release_id: str | None = None, until: str 
     shown = Shown()
     deadline = ex.clock() + timeout
     while True:
+        ex.record = record  # what a report is made of, if this ends in an error (timeout, Ctrl-C)
         shown.new(ex, record)
         if record.finished:
             return ended(ex, record)
         if record.ecs_deployment:
             deployment = ex.target.deployment(record.ecs_deployment)
             shown.stage(ex, deployment.stage or deployment.status)
-            if until and (reached(deployment.stage, until) or deployment.finished):
-                ex.progress.line(f"ECS's deployment is at {deployment.stage or deployment.status}; the release goes on")
+            if deployment.finished:  # its outcome first: --until never hides a rollback
+                settled = settle(ex, record, actor)
+                if settled is not None and settled.finished:
+                    record = settled
+                    continue
+            elif until and deployment.status == "IN_PROGRESS" and reached(deployment.stage, until):
+                ex.progress.line(f"ECS's deployment is at {deployment.stage}; the release goes on")
                 return record
-            settled = settle(ex, record, actor)
-            if settled is not None and settled.finished:
-                record = settled
-                continue
         if ex.clock() >= deadline:
             raise TimedOut(f"{name}: release {record.id} was still {record.state} after {timeout:.0f}s of waiting; it goes on",
                            hint=f"`deployer wait {name} --release {record.id}` follows it again")

@@ -55,6 +55,7 @@ class Journal(Protocol):
     def command(self, service: str, release_id: str) -> str: ...
     def holder(self, service: str) -> Lease | None: ...
     def in_flight(self) -> list[tuple[str, str]]: ...  # (service, release id) of unfinished releases
+    def forget_in_flight(self, service: str, release_id: str) -> None: ...  # a marker its record outlived
     def save_train(self, train: str, train_id: str, document: str) -> None: ...
     def train_history(self, train: str, limit: int = 20) -> list[str]: ...  # documents, newest first
 
@@ -64,6 +65,7 @@ def _pk(service: str) -> dict:
 
 
 IN_FLIGHT = "inflight"
+RELEASED = 0.0  # a lock's expiry once its holder released it: nobody holds it, its token counts on
 
 
 def locked_message(service: str, holder: str, release_id: str, expires_at: float, now: float | None = None) -> Locked:
@@ -124,9 +126,14 @@ class DynamoJournal:
         return Lease(lease.service, lease.holder, lease.release_id, lease.token, now + duration)
 
     def release(self, lease: Lease) -> None:
+        """The lease ends now; the item and its token stay, so the next holder's token is higher than
+        every token a record was written with (deleting it would start the count again at 1, and the
+        records written by a takeover's token 2 would refuse every later writer)."""
         key = {"pk": _pk(lease.service), "sk": {"S": "lock"}}
+        item = {**key, "holder": {"S": lease.holder}, "release_id": {"S": lease.release_id},
+                "token": {"N": str(lease.token)}, "expires_at": {"N": "0"}}
         try:
-            self.table.delete(key, condition="#t = :mine", names={"#t": "token"}, values={":mine": {"N": str(lease.token)}})
+            self.table.put(item, condition="#t = :mine", names={"#t": "token"}, values={":mine": {"N": str(lease.token)}})
         except ConditionFailed:
             pass  # already taken over; nothing of ours to release
         except DeployerError:
@@ -158,6 +165,15 @@ class DynamoJournal:
 
     def in_flight(self) -> list[tuple[str, str]]:
         return [(i["sk"]["S"].split("#", 1)[1], i["release_id"]["S"]) for i in self.table.query_all(IN_FLIGHT, "service#")]
+
+    def forget_in_flight(self, service: str, release_id: str) -> None:
+        """The marker of a release that finished without removing it (e.g. an older deployer's): only
+        if it still names that release."""
+        try:
+            self.table.delete({"pk": {"S": IN_FLIGHT}, "sk": _pk(service)}, condition="release_id = :id",
+                              values={":id": {"S": release_id}})
+        except ConditionFailed:
+            pass
 
     def _assemble(self, service: str, head_item: dict) -> ReleaseRecord:
         head = head_item["head"]["S"] if "head" in head_item else head_item["doc"]["S"]  # "doc": one whole legacy item
@@ -191,7 +207,7 @@ class DynamoJournal:
 
     def holder(self, service: str) -> Lease | None:
         item = self.table.get({"pk": _pk(service), "sk": {"S": "lock"}})
-        if not item:
+        if not item or float(item["expires_at"]["N"]) == RELEASED:
             return None
         return Lease(service, item["holder"]["S"], item["release_id"]["S"], int(item["token"]["N"]), float(item["expires_at"]["N"]))
 
@@ -201,89 +217,3 @@ class DynamoJournal:
 
     def train_history(self, train: str, limit: int = 20) -> list[str]:
         return [i["doc"]["S"] for i in self.table.query_prefix(f"train#{train}", "run#", newest_first=True, limit=limit)]
-
-
-class MemoryJournal:
-    """The same contract in memory, for unit tests and dry runs."""
-
-    def __init__(self):
-        self.locks: dict[str, Lease] = {}
-        self.items: dict[tuple[str, str], str | bytes] = {}  # (service, sort key) -> what DynamoDB would hold
-        self.commands: dict[tuple[str, str], str] = {}
-        self._persisted: dict[tuple[str, str], Persisted] = {}
-
-    def acquire(self, service, holder, release_id, now, lease):
-        current = self.locks.get(service)
-        if current and current.expires_at > now:
-            raise locked_message(service, current.holder, current.release_id, current.expires_at, now)
-        token = current.token + 1 if current else 1
-        self.locks[service] = Lease(service, holder, release_id, token, now + lease)
-        return self.locks[service]
-
-    def heartbeat(self, lease, now, duration):
-        current = self.locks.get(lease.service)
-        if not current or current.token != lease.token:
-            raise LostLock(f"{lease.service}: the lock was taken over by another release; stopping")
-        self.locks[lease.service] = Lease(lease.service, lease.holder, lease.release_id, lease.token, now + duration)
-        return self.locks[lease.service]
-
-    def release(self, lease):
-        current = self.locks.get(lease.service)
-        if current and current.token == lease.token:
-            del self.locks[lease.service]
-
-    def save(self, record):
-        key = (record.service, record.id)
-        head = self.items.get((record.service, f"release#{record.id}"))
-        if head is not None and json.loads(head)["fence"] > record.fence:
-            raise LostLock(f"{record.service}: release {record.id} was taken over by a newer runner; stopping")
-        parts = parts_to_write(record, self._persisted.setdefault(key, Persisted()))
-        self.items[(record.service, f"release#{record.id}")] = parts.head
-        if parts.plan is not None:
-            self.items[(record.service, f"plan#{record.id}")] = parts.plan
-        if parts.log is not None:
-            self.items[(record.service, log_sk(record.id, parts.seq))] = parts.log
-        if record.finished:
-            self.items.pop((IN_FLIGHT, record.service), None)
-        else:
-            self.items[(IN_FLIGHT, record.service)] = record.id
-        self._persisted[key] = parts.after
-
-    def in_flight(self):
-        return sorted((sk, rid) for (pk, sk), rid in self.items.items() if pk == IN_FLIGHT)
-
-    def load(self, service, release_id):
-        head = self.items.get((service, f"release#{release_id}"))
-        if head is None:
-            return None
-        prefix = f"log#{release_id}#"
-        logs = [text for (s, sk), text in sorted(self.items.items()) if s == service and sk.startswith(prefix)]
-        record, done = assemble(head, self.items.get((service, f"plan#{release_id}")), logs)
-        self._persisted[(service, release_id)] = done
-        return record
-
-    def latest(self, service):
-        ids = self._ids(service)
-        return self.load(service, ids[0]) if ids else None
-
-    def history(self, service, limit=20):
-        return [ReleaseRecord.from_parts(self.items[(service, f"release#{rid}")]) for rid in self._ids(service)[:limit]]
-
-    def _ids(self, service) -> list[str]:
-        return sorted((sk.split("#", 1)[1] for s, sk in self.items if s == service and sk.startswith("release#")), reverse=True)
-
-    def send_command(self, service, release_id, command):
-        self.commands[(service, release_id)] = command
-
-    def command(self, service, release_id):
-        return self.commands.get((service, release_id), "")
-
-    def holder(self, service):
-        return self.locks.get(service)
-
-    def save_train(self, train, train_id, document):
-        self.items[(f"train#{train}", f"run#{train_id}")] = document
-
-    def train_history(self, train, limit=20):
-        runs = sorted((sk for t, sk in self.items if t == f"train#{train}"), reverse=True)[:limit]
-        return [self.items[(f"train#{train}", sk)] for sk in runs]

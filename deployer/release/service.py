@@ -42,9 +42,14 @@ class Unfinished(Locked):
         self.record = record
 
 
-def unfinished_error(record: ReleaseRecord) -> Unfinished:
-    """Name the orphan, where it stopped, and the two ways out."""
+def unfinished_error(record: ReleaseRecord) -> Locked:
+    """Name the orphan, where it stopped, and the two ways out; a release the judge function carries
+    on (ECS's hooks, or the guard resuming it) is no orphan: it is locked by the judge."""
     service = record.service
+    if record.judge in ("lambda", "guard"):
+        who = "ECS and the judge function" if record.judge == "lambda" else "the judge function's guard (on_orphan: resume)"
+        return Locked(f"{service}: release {record.id} ({record.strategy} of {record.image}) is being carried on by {who}",
+                      hint=f"`deployer wait {service}` follows it; `deployer rollback {service}` undoes it")
     steps = (record.plan or {}).get("steps") or []
     where = f"step {record.step_index + 1} of {len(steps)}" if steps else f"step {record.step_index + 1}"
     weights = ", ".join(f"{c} {w}%" for c, w in sorted((record.weights or {}).items()))
@@ -117,7 +122,7 @@ def release(executor: Executor, request: ReleaseRequest, actor: str, *, rollback
     def body(lease):
         latest = journal.latest(service.name)
         if latest and latest.state in UNFINISHED:
-            if not rollback_unfinished:
+            if not rollback_unfinished or latest.judge in ("lambda", "guard"):
                 raise unfinished_error(latest)
             executor.progress.line(f"rolling back unfinished release {latest.id} first")
             try:

@@ -36,6 +36,9 @@ def outcome(deployment: ServiceDeployment, record: ReleaseRecord, production_bac
     """(state, reason) of the release once ECS's deployment has ended; None while it goes on.
     The judge's own verdict, when it failed the deployment, stays the reason."""
     status = deployment.status
+    if status == "SUCCESSFUL" and record.state == states.ROLLING_BACK:  # ECS finished before the stop reached it
+        return states.FAILED, (f"{record.reason}; but ECS's deployment had completed before its rollback: the new "
+                               f"revision serves (`deployer rollback {record.service}` deploys the previous one)")
     if status == "SUCCESSFUL":
         return states.RELEASED, ""
     if status == "ROLLBACK_FAILED":
@@ -62,17 +65,17 @@ def settle(ex: Executor, record: ReleaseRecord, actor: str) -> ReleaseRecord | N
         return None
     plan = stored_plan(ex, record)
     back = ex.service.target_colors == ("main",) or ex.target.weights().get(plan.live, 0) == 100
-    result = outcome(deployment, record, back)
-    if result is None:
-        return None
     try:
         lease = ex.journal.acquire(record.service, actor, record.id, ex.clock(), SETTLE_LEASE)
     except Locked:
         return None
     try:
-        current = ex.journal.load(record.service, record.id)
+        current = ex.journal.load(record.service, record.id)  # as the last writer left it: its reason, its state
         if current is None or current.finished:
             return current
+        result = outcome(deployment, current, back)
+        if result is None:
+            return None
         ex.attach(plan, current, lease)
         current.state, reason = result
         current.reason = reason if current.state != states.RELEASED else ""

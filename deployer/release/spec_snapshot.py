@@ -20,10 +20,19 @@ def with_spec(plan_dict: dict, service: Service) -> dict:
 
 
 def service_of(plan_dict: dict) -> Service | None:
-    """The spec stored with a plan; None for a plan stored before specs were (an older deployer)."""
+    """The spec stored with a plan; None for a plan stored before specs were (an older deployer).
+    A spec this deployer cannot read (stored by a newer one: a field it does not know) is a
+    ConfigError saying so, never a traceback."""
     data = (plan_dict or {}).get(KEY)
     if not data:
         return None
+    import msgspec
+
+    from deployer.errors import ConfigError
     from deployer.spec.loader import convert
 
-    return convert(data, Service)
+    try:
+        return convert(data, Service)
+    except msgspec.ValidationError as exc:
+        raise ConfigError([f"the release's stored spec is not one this deployer reads ({exc})"],
+                          hint="run `deployer judge install` from the deployer that released it") from None

@@ -10,8 +10,8 @@ Lambda functions run as local processes (deployer.sandbox.lambda_runner; code un
 `lambda/` in the sandbox's directory): for Invoke, for the AWS_LAMBDA lifecycle hooks of native
 ECS deployments, and for the EventBridge Scheduler rate schedules that target them
 (deployer.sandbox.schedule_runner). Each gets the sandbox's endpoint (AWS_ENDPOINT_URL), dummy
-credentials, the region and the front door (DEPLOYER_HTTP_PROXY: a function in the VPC would reach
-the listeners). state.json's `lambda` holds the invocation counts, the cold-start (init) times and
+credentials and the region; not the front door: a function outside the VPC (as the judge is) does
+not reach a test listener open to the VPC only, and the sandbox must not pretend it does. state.json's `lambda` holds the invocation counts, the cold-start (init) times and
 the last invocations; each invocation's log and REPORT line are in sandbox.log.
 
 Time scale: ECS's native blue/green, linear and canary deployments count in minutes (bake times,
@@ -98,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     front_door.start()
     lambdas = LambdaRunner(args.dir / "lambda", {
         "AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox", "AWS_SESSION_TOKEN": "sandbox",
-        "AWS_REGION": args.region, "AWS_DEFAULT_REGION": args.region, "AWS_ENDPOINT_URL": endpoint,
-        "DEPLOYER_HTTP_PROXY": front_door.url}, resolve=lambda name: awslambda.resolve(name, ACCOUNT, args.region))
+        "AWS_REGION": args.region, "AWS_DEFAULT_REGION": args.region, "AWS_ENDPOINT_URL": endpoint},
+        resolve=lambda name: awslambda.resolve(name, ACCOUNT, args.region))
     awslambda.use(lambdas)
     schedules = ScheduleRunner(lambda: [s for g in list(scheduler_backends[ACCOUNT][args.region].schedule_groups.values())
                                         for s in list(g.schedules.values())], lambdas.submit, minute)

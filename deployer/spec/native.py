@@ -72,7 +72,8 @@ def judge_at(service) -> tuple[str, ...]:
     if chosen is not None:
         return tuple(chosen)
     default = DEFAULT_JUDGE_AT[service.release.strategy]
-    if service.load_balancer.test_listener is None:  # nothing to probe through
+    if service.load_balancer.test_listener is None or service.release.ecs_options.judge == "lambda":
+        # nothing to probe through, or a judge outside the VPC that cannot reach the test listener
         default = tuple(s for s in default if s != "POST_TEST_TRAFFIC_SHIFT")
     return default
 
@@ -135,7 +136,11 @@ def _judge_problems(service) -> list[tuple[str, str]]:
             found.append((f"release.ecs.judge_at.{i}", f"unknown stage {stage!r}: expected one of {', '.join(JUDGED_STAGES)}"))
     if len(set(stages)) != len(stages):
         found.append(("release.ecs.judge_at", "a stage is listed twice"))
-    if "POST_TEST_TRAFFIC_SHIFT" in stages and service.load_balancer.test_listener is None:
+    if "POST_TEST_TRAFFIC_SHIFT" in stages and service.release.ecs_options.judge == "lambda":
+        found.append(("release.ecs.judge_at", "the judge function runs outside the service's VPC and cannot reach its test "
+                                              "listener (load_balancer.test_listener.allowed_cidrs): judge "
+                                              "POST_TEST_TRAFFIC_SHIFT with release.ecs.judge: runner, or leave it out"))
+    elif "POST_TEST_TRAFFIC_SHIFT" in stages and service.load_balancer.test_listener is None:
         found.append(("release.ecs.judge_at", "POST_TEST_TRAFFIC_SHIFT probes the new revision through the test listener: "
                                               "set load_balancer.test_listener, or judge at another stage"))
     return found

@@ -47,7 +47,7 @@ def test_detached_native_canary_is_judged_by_the_function_to_completion(judged):
     assert code == 0, err
     assert report["result"] == "released" and report["judge"] == "lambda"
     answers = [e["text"] for e in report["events"] if " answered at " in e["text"]]
-    assert answers[0] == "SUCCEEDED answered at POST_TEST_TRAFFIC_SHIFT" and "SUCCEEDED answered at PRE_PRODUCTION_TRAFFIC_SHIFT" in answers
+    assert answers and set(answers) == {"SUCCEEDED answered at PRE_PRODUCTION_TRAFFIC_SHIFT"}, answers  # outside the VPC: no test-listener check
     judged_at_20 = [v for v in report["verdicts"] if v["weight"] == 20]
     assert judged_at_20 and judged_at_20[-1]["outcome"] == "PASS" and judged_at_20[-1]["canary"]["requests"] >= 40
     assert deployment(judged, report["ecs_deployment"])["status"] == "SUCCESSFUL"

@@ -37,7 +37,7 @@ def status(url, proxy=None):
 def handle(event, context):
     env = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "DEPLOYER_HTTP_PROXY", "AWS_REGION", "DEPLOYER_TABLE")}
     return {"env": env, "event": event, "moto": status(env["AWS_ENDPOINT_URL"] + "/"),
-            "front_door": status("http://nowhere.elb.amazonaws.com/", env["DEPLOYER_HTTP_PROXY"])}
+            "front_door": status("http://nowhere.elb.amazonaws.com/", env["DEPLOYER_HTTP_PROXY"]) if env["DEPLOYER_HTTP_PROXY"] else None}
 '''
 
 
@@ -70,8 +70,8 @@ def test_a_function_and_its_schedule_run_in_the_sandbox(box):
     answer = aws("lambda").invoke(FunctionName="deployer-judge", Payload=b'{"deployer": "ping"}')
     assert "FunctionError" not in answer
     assert json.loads(answer["Payload"].read()) == {
-        "env": {"AWS_ENDPOINT_URL": box.endpoint, "DEPLOYER_HTTP_PROXY": box.state["front_door"], "AWS_REGION": box.region,
+        "env": {"AWS_ENDPOINT_URL": box.endpoint, "DEPLOYER_HTTP_PROXY": None, "AWS_REGION": box.region,
                 "DEPLOYER_TABLE": "deployer-releases"},
-        "event": {"deployer": "ping"}, "moto": 200, "front_door": 502}  # reached: no such load balancer in the sandbox
+        "event": {"deployer": "ping"}, "moto": 200, "front_door": None}  # outside the VPC: no way to the listeners
     log = (box.directory / "sandbox.log").read_text()
     assert "deployer-judge: REPORT RequestId: " in log and "Init Duration: " in log

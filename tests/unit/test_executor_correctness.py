@@ -10,7 +10,7 @@ from deployer.errors import AwsError, DeployerError, Interrupted, RolledBack
 from deployer.release import record as states
 from deployer.release import service as releases
 from deployer.release.executor import Executor, RecordNotWritten, Settings
-from deployer.release.journal import MemoryJournal
+from deployer.release.memory_journal import MemoryJournal
 from deployer.release.strategies import request_from_spec
 from deployer.release.report import report
 from deployer.release.steps import Promote
@@ -293,7 +293,7 @@ def test_resume_waits_for_a_dead_runners_lease_then_rolls_back(web, clock):
     with pytest.raises(Killed):
         releases.release(ex, request_from_spec(web, "example/web:2"), actor="t")
     target.set_weights = original
-    journal.locks["web"] = journal.locks.get("web") or journal.acquire("web", "t", journal.latest("web").id, clock(), 20)
+    journal.locks["web"] = journal.holder("web") or journal.acquire("web", "t", journal.latest("web").id, clock(), 20)
     died_at = clock()
     assert target.weights_now == {"blue": 90, "green": 10}
     again = make(web, target, clock, journal)

@@ -94,7 +94,7 @@ def test_progress_groups_errors_and_fences_ecs_events(capsys):
 def test_cli_publishes_in_github_mode(examples_config, tmp_path, monkeypatch, capsys):
     from deployer.cli.factory import Factory
     from deployer.cli.release_cmds import _finish
-    from deployer.release.journal import MemoryJournal
+    from deployer.release.memory_journal import MemoryJournal
 
     data = rolled_back_report(examples_config)
     out, summary = tmp_path / "output", tmp_path / "summary"

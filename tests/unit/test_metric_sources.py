@@ -159,7 +159,7 @@ def test_the_executor_rolls_back_on_a_custom_metric_and_a_resume_keeps_judging_b
     from deployer.errors import Interrupted, RolledBack
     from deployer.release import service as releases
     from deployer.release.executor import Executor, Settings
-    from deployer.release.journal import MemoryJournal
+    from deployer.release.memory_journal import MemoryJournal
     from deployer.release.strategies import request_from_spec
     from tests.fakes import Behaviour, FakeClock, FakeTarget, RecordingProgress
 

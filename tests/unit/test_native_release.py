@@ -13,7 +13,7 @@ from deployer.errors import Interrupted, RolledBack, UsageError
 from deployer.release import record as states
 from deployer.release import service as releases
 from deployer.release.executor import Executor, Settings
-from deployer.release.journal import MemoryJournal
+from deployer.release.memory_journal import MemoryJournal
 from deployer.release.native_plan import plan_native_rollback
 from deployer.release.plan import ColorState, Observed, plan_rollback
 from deployer.release.steps import FollowEcsDeployment, RollBackEcsDeployment

@@ -230,3 +230,11 @@ def test_changing_engine_is_refused_while_green_serves():
     running = LiveState(stack_exists=True, colors={"main": ColorState("arn:td/shop:3", 2), "blue": ColorState(weight=0),
                                                    "green": ColorState(weight=100)})
     assert stack_parameters(native, running)["GreenWeight"] == "100"  # ECS released to green: kept
+
+
+def test_the_judge_function_does_not_judge_through_the_test_listener():
+    """It runs outside the service's VPC: a test listener open to the VPC only is out of its reach.
+    By default it judges before each production shift; asked for POST_TEST_TRAFFIC_SHIFT, one line."""
+    assert judge_at(spec("      ecs: {judge: lambda}\n")) == ("PRE_PRODUCTION_TRAFFIC_SHIFT",)
+    assert "services.shop.release.ecs.judge_at: the judge function runs outside the service's VPC and cannot reach its " \
+           "test listener" in problem("      ecs: {judge: lambda, judge_at: [POST_TEST_TRAFFIC_SHIFT]}\n")

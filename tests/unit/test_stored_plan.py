@@ -9,7 +9,7 @@ from deployer.errors import Interrupted, RolledBack
 from deployer.release import record as states
 from deployer.release import service as releases
 from deployer.release.executor import Executor, Settings
-from deployer.release.journal import MemoryJournal
+from deployer.release.memory_journal import MemoryJournal
 from deployer.release.plan import plan_from_dict
 from deployer.release.strategies import plan_release, request_from_spec
 from deployer.release.steps import Bake, Gate, WaitHealthy

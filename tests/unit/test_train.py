@@ -8,7 +8,7 @@ import pytest
 from deployer.errors import Locked, RolledBack, UsageError
 from deployer.release import record as release_states
 from deployer.release.executor import Executor, Settings
-from deployer.release.journal import MemoryJournal
+from deployer.release.memory_journal import MemoryJournal
 from deployer.release.preflight import estimate
 from deployer.release.strategies import plan_release, request_from_spec
 from deployer.train import record as states

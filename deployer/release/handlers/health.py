@@ -28,6 +28,7 @@ def register(ex: Executor, step: RegisterTaskDefinition, index, rollback=False) 
 
 def deploy(ex: Executor, step: DeployColor, index, rollback=False) -> None:
     revision = ex.record.to_revision if step.task_definition == NEW_REVISION else step.task_definition
+    ex.heartbeat_if_due()  # a runner whose lease was taken over (a call that hung) changes nothing
     ex.target.deploy(step.color, revision, step.desired_count, step.min_healthy_percent, step.max_percent, step.circuit_breaker)
     ex.expected[step.color] = revision
     ex.shifted_at = ex.clock()
@@ -113,4 +114,5 @@ def scale_down(ex: Executor, step: ScaleDown, index, rollback=False) -> None:
         ex.progress.line(f"    {step.color} stays warm until {iso(ex.record.scale_down_at)} for an instant rollback "
                            f"(`deployer tidy {ex.service.name}` scales it down after that)")
         return
+    ex.heartbeat_if_due()  # a runner whose lease was taken over (a call that hung) changes nothing
     ex.target.scale(step.color, 0)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 
 def point_test_listener(ex: Executor, step: PointTestListener, index, rollback=False) -> None:
+    ex.heartbeat_if_due()  # a runner whose lease was taken over (a call that hung) changes nothing
     ex.target.point_test_listener(step.color)
 
 
@@ -57,6 +58,7 @@ def shift(ex: Executor, step: ShiftTraffic, index, rollback=False) -> None:
             if rollback:
                 raise InconsistentState(f"{color} has no healthy targets; traffic cannot go back to it")
             raise StepFailed(Why.NO_HEALTHY_TARGETS, f"{color} has no healthy targets; traffic not shifted")
+    ex.heartbeat_if_due()  # a runner whose lease was taken over (a call that hung) changes nothing
     seen = ex.target.set_weights(weights)
     ex.shifted_at = ex.clock()
     ex.record.weights = seen
