@@ -115,6 +115,8 @@ def describe(path: Path) -> Artifact:
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise UsageError(f"{path}: not a judge artifact of `deployer judge package` ({exc})",
                          hint="build one with `deployer judge package --out PATH`") from None
+    if not isinstance(manifest, dict):
+        raise UsageError(f"{path}: {MANIFEST} is not a JSON object", hint="build one with `deployer judge package --out PATH`")
     if manifest.get("runtime") not in RUNTIMES or manifest.get("architecture") not in names.JUDGE_ARCHITECTURES:
         raise UsageError(f"{path}: {MANIFEST} names runtime {manifest.get('runtime')!r} and architecture "
                          f"{manifest.get('architecture')!r}; expected one of {', '.join(RUNTIMES)} on x86_64 or arm64")
