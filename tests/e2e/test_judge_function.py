@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 def judged(sandbox):
     code, report, err = run(sandbox, "judge", "install", timeout=300)
     assert code == 0, err
-    for service in ("nat-judge", "orphan"):
+    for service in ("nat-judge", "orphan", "orphan-resume"):
         code, _, err = run(sandbox, "provision", service)
         assert code == 0, err
     yield sandbox
@@ -102,3 +102,25 @@ def test_guard_rolls_back_a_canary_whose_runner_was_killed(judged):
     assert result.statuses.get(503, 0) == 0, dict(result.statuses)  # never a target group without healthy targets
     assert result.count("3", "5xx") > 0  # the bad canary did serve before the kill
     print(f"orphan recovered {recovered:.1f}s after SIGKILL (lease 20 s, schedule every sandbox minute)")
+
+
+def test_guard_resumes_a_canary_whose_runner_was_killed_when_the_spec_says_so(judged):
+    """on_orphan: resume: the guard takes the release over from its recorded step and carries it to
+    the end (its gates read as the runner's would), then `deployer wait` exits 0."""
+    before = listener_weights(judged, "orphan-resume")
+    stable = max(before, key=before.get)
+    env = {**os.environ, **judged.env()}
+    with Traffic(judged, "orphan-resume", rps=60):
+        runner = subprocess.Popen([sys.executable, "-m", "deployer", "release", "orphan-resume", "--image", "example/web:2",
+                                   "--poll", "1s"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert wait_until(lambda: min(listener_weights(judged, "orphan-resume").values()) > 0, timeout=120), "canary never served"
+        finally:
+            runner.send_signal(signal.SIGKILL)
+            runner.wait(timeout=10)
+        code, report, err = run(judged, "wait", "orphan-resume", "--timeout", "150s", "--poll", "1s", timeout=200)
+    assert code == 0, err
+    assert report["result"] == "released" and report["judge"] == "guard"
+    assert any(e["text"].startswith("the guard resumes it: the runner ") for e in report["events"]), report["events"]
+    assert listener_weights(judged, "orphan-resume")[stable] == 0  # all traffic on the new color
+    assert [v for v in report["verdicts"] if v["weight"] == 50 and v["outcome"] == "PASS"]
