@@ -3,8 +3,11 @@
 In the sandbox, under traffic: a canary of an image that answers 20% 5xx is released; when its
 first traffic shift shows on the listener, the runner gets SIGKILL (no clean-up of its own), and
 a cleanup job starts at once, as the Jenkinsfile's post step does:
-`deployer resume web --rollback --wait-for-lock 60s`. Measured: the time from the kill to the
-listener back at 100% on the stable color, and the errors users got in between.
+`deployer resume web --rollback --wait-for-lock 60s`. Then, in the same run, the judge function is
+installed and nobody cleans up: its guard, on the schedule (one sandbox minute), rolls back
+(`release.on_orphan: rollback`). Measured for both: the time from the kill to the listener back at
+100% on the stable color, and the errors users got in between; the guard's figure is printed next
+to the issue's goal (one schedule period plus one gate window) and the runner's lease.
 Run: .venv/bin/python benchmarks/dead_runner.py [--runs 3]
 """
 
@@ -52,7 +55,7 @@ def listener_weights(box: control.Sandbox, listener_arn: str, groups: dict[str, 
     return {color: by_arn.get(arn, 0) for color, arn in groups.items()}
 
 
-def one_run(box: control.Sandbox, outputs: dict[str, str], image: str) -> tuple[float, int, int]:
+def one_run(box: control.Sandbox, outputs: dict[str, str], image: str, by_hand: bool = True) -> tuple[float, int, int]:
     listener = outputs[names.OUTPUT_LISTENER]
     groups = {c: outputs[names.output_target_group(c)] for c in ("blue", "green")}
     before = listener_weights(box, listener, groups)
@@ -69,10 +72,13 @@ def one_run(box: control.Sandbox, outputs: dict[str, str], image: str) -> tuple[
     runner.send_signal(signal.SIGKILL)
     runner.wait()
     killed = time.monotonic()
-    cleanup = deployer(box, "resume", "web", "--rollback", "--wait-for-lock", "60s", wait=False)
-    while time.monotonic() < killed + 90 and listener_weights(box, listener, groups)[stable] != 100:
+    if by_hand:
+        cleanup = deployer(box, "resume", "web", "--rollback", "--wait-for-lock", "60s", wait=False)
+    while time.monotonic() < killed + 120 and listener_weights(box, listener, groups)[stable] != 100:
         time.sleep(0.05)
     split = time.monotonic() - killed
+    if not by_hand:  # the guard did it: `wait` reads how the release ended
+        cleanup = deployer(box, "wait", "web", "--timeout", "60s", "--poll", "1s", wait=False)
     cleanup.wait(timeout=120)
     stop.set()
     sender.join(timeout=30)
@@ -117,6 +123,26 @@ def main() -> int:
                       f"cleanup exit {code}", flush=True)
             print(f"split after a dead runner: median {statistics.median(splits):.1f} s, max {max(splits):.1f} s "
                   f"(before: 56 s measured with a 60 s lease); 5xx answers median {statistics.median(errors):.0f}")
+            done = deployer(box, "judge", "install")
+            if done.returncode != 0:
+                raise SystemExit(f"judge install failed:\n{done.stderr[-2000:]}")
+            minute = float(os.environ.get("DEPLOYER_SANDBOX_MINUTE", "5"))
+            service = control.find(box.directory) or box
+            from deployer.spec import load_config
+
+            period = load_config(service.spec).services["web"].release.gates.period
+            guarded = []
+            print(f"the same with nobody cleaning up: the judge function's guard (schedule every {minute:g} s, one sandbox minute)")
+            for i in range(args.runs):
+                split, errs, code = one_run(box, outputs, "example/web:3", by_hand=False)
+                guarded.append(split)
+                print(f"  run {i + 1}: traffic split for {split:.1f} s after the kill, {errs} 5xx answers in the whole release, "
+                      f"wait exit {code}", flush=True)
+            goal = minute + period
+            print(f"split, the guard alone: median {statistics.median(guarded):.1f} s, max {max(guarded):.1f} s; by hand at once: "
+                  f"median {statistics.median(splits):.1f} s ({statistics.median(guarded) / statistics.median(splits):.2f}x); "
+                  f"the issue's goal, one schedule period + one gate window: {goal:g} s here, plus the runner's lease "
+                  f"{LEASE_SECONDS:.0f} s before anyone may take over: {goal + LEASE_SECONDS:g} s")
         finally:
             control.down(directory / "sandbox")
     return 0
